@@ -1,0 +1,101 @@
+// Turns a validated Config into what the engine runs: byte needles instead of
+// strings, CIDR sets, milliseconds. Done once per (re)load, never per packet.
+
+import { CidrSet, parseCidr } from '../packet/address.js';
+import { lowerBytes } from '../sip/bytes.js';
+import type { Action, Config, FingerprintField } from './config-types.js';
+
+export const MATCH_CONTAINS = 0;
+export const MATCH_EQUALS = 1;
+export const MATCH_PREFIX = 2;
+export const MATCH_REGEX = 3;
+
+export interface CompiledFingerprint {
+  id: string;
+  field: FingerprintField;
+  kind: number;
+  needle: Uint8Array;
+  regex: RegExp | null;
+}
+
+export interface CompiledUserAgent {
+  id: string;
+  needle: Uint8Array;
+}
+
+export interface CompiledRateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface CompiledRules {
+  config: Config;
+  secretHosts: Uint8Array[];
+  trustMs: number;
+  trusted: CidrSet;
+  blocked: CidrSet;
+  ipv6PrefixLength: number;
+  userAgents: CompiledUserAgent[];
+  fingerprints: CompiledFingerprint[];
+  /** Index RL_REGISTER, RL_INVITE, RL_ALL. */
+  rateLimits: CompiledRateLimit[];
+  bans: Config['bans'];
+  strict: boolean;
+  acceptStun: boolean;
+  acceptNonSip: boolean;
+  acceptInvalidSip: boolean;
+  maxTrackedSources: number;
+}
+
+export const RL_REGISTER = 0;
+export const RL_INVITE = 1;
+export const RL_ALL = 2;
+export const RL_COUNT = 3;
+
+function cidrSet(list: string[]): CidrSet {
+  const set = new CidrSet();
+  for (const text of list) {
+    const c = parseCidr(text);
+    // validateConfig has already refused anything parseCidr cannot read.
+    if (c !== null) set.add(c);
+  }
+  return set;
+}
+
+const accepts = (a: Action): boolean => a === 'accept';
+
+export function compileRules(config: Config): CompiledRules {
+  const userAgents: CompiledUserAgent[] = [];
+  for (const [id, r] of Object.entries(config.userAgents)) {
+    if (r.enabled) userAgents.push({ id, needle: lowerBytes(r.match) });
+  }
+  const fingerprints: CompiledFingerprint[] = [];
+  for (const [id, r] of Object.entries(config.fingerprints)) {
+    if (!r.enabled) continue;
+    if (r.regex !== undefined) {
+      fingerprints.push({ id, field: r.field, kind: MATCH_REGEX, needle: new Uint8Array(0), regex: new RegExp(r.regex, 'i') });
+    } else {
+      const [kind, text] =
+        r.equals !== undefined ? [MATCH_EQUALS, r.equals] : r.prefix !== undefined ? [MATCH_PREFIX, r.prefix] : [MATCH_CONTAINS, r.contains ?? ''];
+      fingerprints.push({ id, field: r.field, kind, needle: lowerBytes(text), regex: null });
+    }
+  }
+  const rl = config.rateLimits;
+  return {
+    config,
+    secretHosts: config.secretHosts.map((h) => lowerBytes(h)),
+    trustMs: config.trustSeconds * 1000,
+    trusted: cidrSet(config.trusted),
+    blocked: cidrSet(config.blocked),
+    ipv6PrefixLength: config.ipv6PrefixLength,
+    userAgents,
+    fingerprints,
+    rateLimits: [rl.register, rl.invite, rl.all].map((r) => ({ limit: r.limit, windowMs: r.windowSeconds * 1000 })),
+    bans: config.bans,
+    strict: config.strict,
+    acceptStun: accepts(config.policy.stun),
+    acceptNonSip: accepts(config.policy.nonSip),
+    acceptInvalidSip: accepts(config.policy.invalidSip),
+    maxTrackedSources: config.maxTrackedSources,
+  };
+}

@@ -1,0 +1,56 @@
+// The shape of a validated configuration (defaults merged with the admin's
+// file). Every key is documented in rules/README.md.
+
+export type Action = 'accept' | 'drop';
+
+/** Message parts a fingerprint can look at. `from`/`to` are the whole header value. */
+export const FINGERPRINT_FIELDS = [
+  'requestUri', 'from', 'fromName', 'fromUser', 'fromHost', 'to', 'toUser', 'toHost', 'contactHost', 'userAgent', 'callId',
+] as const;
+export type FingerprintField = (typeof FINGERPRINT_FIELDS)[number];
+
+export interface UserAgentRule {
+  match: string;
+  enabled: boolean;
+  note: string;
+}
+
+export interface FingerprintRule {
+  field: FingerprintField;
+  /** Exactly one of these four is set. */
+  contains?: string;
+  equals?: string;
+  prefix?: string;
+  regex?: string;
+  enabled: boolean;
+  note: string;
+}
+
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface Config {
+  secretHosts: string[];
+  trustSeconds: number;
+  trusted: string[];
+  blocked: string[];
+  ipv6PrefixLength: number;
+  userAgents: Record<string, UserAgentRule>;
+  fingerprints: Record<string, FingerprintRule>;
+  rateLimits: { register: RateLimit; invite: RateLimit; all: RateLimit };
+  bans: { baseSeconds: number; factor: number; maxSeconds: number; forgetAfterSeconds: number; maxEntries: number };
+  strict: boolean;
+  policy: { stun: Action; nonSip: Action; invalidSip: Action };
+  maxTrackedSources: number;
+}
+
+/** Where each piece of a loaded configuration came from, for messages and `sipwall status`. */
+export interface LoadedConfig {
+  config: Config;
+  /** The files read, defaults first. */
+  files: string[];
+  /** Non-fatal remarks (a CIDR with host bits set, no secret host configured...). */
+  warnings: string[];
+}

@@ -1,0 +1,118 @@
+// Loads the shipped defaults and the admin's override file, merges them key by
+// key (maps merge, lists and scalars replace: the fail2ban jail.conf /
+// jail.local model) and validates the result.
+
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { LoadedConfig } from './config-types.js';
+import { validateConfig } from './validate-config.js';
+
+/** The shipped defaults, inside the package: never edited by the admin. */
+export const DEFAULT_RULES_FILE = fileURLToPath(new URL('../../../rules/default.yaml', import.meta.url));
+/** Where the admin's file is looked for when --config is not given. Its absence is not an error. */
+export const DEFAULT_LOCAL_FILE = '/etc/sipwall/sipwall.yaml';
+/** A config file larger than this is refused unread: no real rules file comes near it. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** Reads and parses one YAML file into a plain object; errors name the file (and line when YAML says). */
+export function readYamlFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new ConfigError(file, '', 'is not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(file, '', `is ${st.size} bytes; at most ${MAX_CONFIG_BYTES} accepted`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(file, '', e.code === 'ENOENT' ? 'no such file' : `cannot be read: ${e.message}`);
+  }
+  // uniqueKeys: a key given twice is a mistake the admin wants to hear about.
+  // maxAliasCount bounds alias expansion ("billion laughs").
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const where = first.linePos?.[0] ? `line ${first.linePos[0].line}: ` : '';
+    throw new ConfigError(file, '', `invalid YAML: ${where}${first.message.split('\n')[0]}`);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    throw new ConfigError(file, '', `invalid YAML: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(file, '', 'must be a map of keys at the top level');
+  return value as Record<string, unknown>;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Maps merge recursively; anything else in `over` replaces what is in `base`. */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    // defineProperty, not assignment: a key named __proto__ stays an own key
+    // (which validation then refuses) instead of changing the prototype.
+    Object.defineProperty(out, k, { value: isMap(b) && isMap(v) ? mergeConfig(b, v) : v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** How many leading parts of a key path exist in obj. */
+function depthIn(obj: Record<string, unknown>, path: string): number {
+  let cur: unknown = obj;
+  let depth = 0;
+  for (const part of path.replace(/\[\d+\]/g, '').split('.')) {
+    if (!isMap(cur) || !Object.hasOwn(cur, part)) break;
+    cur = cur[part];
+    depth++;
+  }
+  return depth;
+}
+
+export interface LoadOptions {
+  /** The admin's file. undefined: DEFAULT_LOCAL_FILE if it exists. null: defaults only. */
+  configFile?: string | null;
+  /** Shipped defaults (tests point this elsewhere). */
+  defaultsFile?: string;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const defaultsFile = opts.defaultsFile ?? DEFAULT_RULES_FILE;
+  const defaults = readYamlFile(defaultsFile);
+  let localFile: string | null = null;
+  if (opts.configFile === undefined) {
+    try {
+      if (statSync(DEFAULT_LOCAL_FILE).isFile()) localFile = DEFAULT_LOCAL_FILE;
+    } catch {
+      localFile = null; // no local file: defaults alone are a valid setup
+    }
+  } else {
+    localFile = opts.configFile;
+  }
+  const local = localFile === null ? {} : readYamlFile(localFile);
+  const merged = mergeConfig(defaults, local);
+  const warnings: string[] = [];
+  const config = validateConfig(merged, {
+    // Blame the file that reaches deepest into the key: a new rule missing
+    // its `match` is the admin's doing even though `match` is in neither.
+    fileFor: (path) => {
+      const dl = depthIn(local, path);
+      return localFile !== null && dl > 0 && dl >= depthIn(defaults, path) ? localFile : defaultsFile;
+    },
+    warnings,
+  });
+  if (config.secretHosts.length === 0) {
+    warnings.push('no secretHosts configured: no source can earn trust by naming a secret host, and strict mode would drop every untrusted request');
+  }
+  if (config.strict && config.secretHosts.length === 0) {
+    throw new ConfigError(localFile ?? defaultsFile, 'strict', 'strict mode needs at least one entry in secretHosts');
+  }
+  return { config, files: localFile === null ? [defaultsFile] : [defaultsFile, localFile], warnings };
+}

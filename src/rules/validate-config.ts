@@ -1,0 +1,232 @@
+// Validation of a configuration object, key by key, with messages that name
+// the file, the key path and what is wrong. A hostile or broken file is
+// refused as a whole: sipwall never runs on half a configuration.
+
+import { createRequire } from 'node:module';
+import { ConfigError } from '../errors.js';
+import { parseCidr } from '../packet/address.js';
+import { FINGERPRINT_FIELDS, type Config } from './config-types.js';
+
+type Spec =
+  | { t: 'bool' }
+  | { t: 'int'; min: number; max: number }
+  | { t: 'num'; min: number; max: number }
+  | { t: 'enum'; values: readonly string[] }
+  | { t: 'text'; maxLen: number; minLen?: number; printable?: boolean }
+  | { t: 'list'; of: Spec; maxItems: number }
+  | { t: 'object'; fields: Record<string, Spec>; required?: readonly string[] }
+  | { t: 'map'; of: Spec; maxEntries: number }
+  | { t: 'cidr' }
+  | { t: 'hostname' }
+  | { t: 'fingerprint' };
+
+const DAY = 86400;
+const action: Spec = { t: 'enum', values: ['accept', 'drop'] };
+const rate: Spec = {
+  t: 'object',
+  fields: { limit: { t: 'int', min: 1, max: 65000 }, windowSeconds: { t: 'int', min: 1, max: 7 * DAY } },
+  required: ['limit', 'windowSeconds'],
+};
+const note: Spec = { t: 'text', maxLen: 500 };
+
+/** The whole schema. Rule maps are keyed by a rule id (see RULE_ID). */
+export const SCHEMA: Spec = {
+  t: 'object',
+  fields: {
+    secretHosts: { t: 'list', of: { t: 'hostname' }, maxItems: 64 },
+    trustSeconds: { t: 'int', min: 1, max: 30 * DAY },
+    trusted: { t: 'list', of: { t: 'cidr' }, maxItems: 4096 },
+    blocked: { t: 'list', of: { t: 'cidr' }, maxItems: 65536 },
+    ipv6PrefixLength: { t: 'int', min: 32, max: 128 },
+    userAgents: {
+      t: 'map',
+      maxEntries: 1024,
+      of: {
+        t: 'object',
+        fields: { match: { t: 'text', minLen: 3, maxLen: 128, printable: true }, enabled: { t: 'bool' }, note },
+        required: ['match'],
+      },
+    },
+    fingerprints: { t: 'map', maxEntries: 1024, of: { t: 'fingerprint' } },
+    rateLimits: {
+      t: 'object',
+      fields: { register: rate, invite: rate, all: rate },
+      required: ['register', 'invite', 'all'],
+    },
+    bans: {
+      t: 'object',
+      fields: {
+        baseSeconds: { t: 'int', min: 1, max: 365 * DAY },
+        factor: { t: 'num', min: 1, max: 100 },
+        maxSeconds: { t: 'int', min: 1, max: 365 * DAY },
+        forgetAfterSeconds: { t: 'int', min: 0, max: 365 * DAY },
+        maxEntries: { t: 'int', min: 1024, max: 10_000_000 },
+      },
+      required: ['baseSeconds', 'factor', 'maxSeconds', 'forgetAfterSeconds', 'maxEntries'],
+    },
+    strict: { t: 'bool' },
+    policy: {
+      t: 'object',
+      fields: { stun: action, nonSip: action, invalidSip: action },
+      required: ['stun', 'nonSip', 'invalidSip'],
+    },
+    maxTrackedSources: { t: 'int', min: 1024, max: 50_000_000 },
+  },
+  required: [
+    'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
+    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources',
+  ],
+};
+
+export const FINGERPRINT: Spec = {
+  t: 'object',
+  fields: {
+    field: { t: 'enum', values: FINGERPRINT_FIELDS },
+    contains: { t: 'text', minLen: 1, maxLen: 256, printable: true },
+    equals: { t: 'text', minLen: 1, maxLen: 256, printable: true },
+    prefix: { t: 'text', minLen: 1, maxLen: 256, printable: true },
+    regex: { t: 'text', minLen: 1, maxLen: 256, printable: true },
+    enabled: { t: 'bool' },
+    note,
+  },
+  required: ['field'],
+};
+const MATCHERS = ['contains', 'equals', 'prefix', 'regex'] as const;
+
+/** Rule ids are used as metric label values and sample directory names: keep them tame. */
+export const RULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// RFC 1123 host name: labels of letters, digits and hyphens, no leading/trailing hyphen.
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Validation context: which file to blame for a key path, and where warnings go. */
+export interface ValidateContext {
+  fileFor(path: string): string;
+  warnings: string[];
+}
+
+function fail(ctx: ValidateContext, path: string, problem: string): never {
+  throw new ConfigError(ctx.fileFor(path), path, problem);
+}
+
+function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void {
+  switch (spec.t) {
+    case 'bool':
+      if (typeof v !== 'boolean') fail(ctx, path, `must be true or false, got ${typeName(v)}`);
+      return;
+    case 'int':
+    case 'num':
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(ctx, path, `must be a number, got ${typeName(v)}`);
+      if (spec.t === 'int' && !Number.isInteger(v)) fail(ctx, path, `must be a whole number, got ${v}`);
+      if (v < spec.min || v > spec.max) fail(ctx, path, `must be between ${spec.min} and ${spec.max}, got ${v}`);
+      return;
+    case 'enum':
+      if (typeof v !== 'string' || !spec.values.includes(v)) {
+        fail(ctx, path, `must be one of ${spec.values.join(', ')}, got ${typeName(v)}`);
+      }
+      return;
+    case 'text':
+      if (typeof v !== 'string') fail(ctx, path, `must be text, got ${typeName(v)}`);
+      if (v.length < (spec.minLen ?? 0)) fail(ctx, path, `must be at least ${spec.minLen} characters`);
+      if (v.length > spec.maxLen) fail(ctx, path, `must be at most ${spec.maxLen} characters`);
+      if (spec.printable === true && !PRINTABLE.test(v)) fail(ctx, path, 'must be printable ASCII');
+      return;
+    case 'hostname':
+      if (typeof v !== 'string' || !HOSTNAME.test(v)) {
+        fail(ctx, path, `must be a host name (letters, digits, hyphens and dots), got ${typeName(v)}`);
+      }
+      return;
+    case 'cidr': {
+      if (typeof v !== 'string') fail(ctx, path, `must be an IP address or CIDR, got ${typeName(v)}`);
+      const c = parseCidr(v);
+      if (c === null) fail(ctx, path, `is not a valid IPv4/IPv6 address or CIDR: ${JSON.stringify(v)}`);
+      if (c.hostBitsSet) ctx.warnings.push(`${ctx.fileFor(path)}: ${path}: ${v} has host bits set beyond /${c.prefix}; the network is used`);
+      return;
+    }
+    case 'list':
+      if (!Array.isArray(v)) fail(ctx, path, `must be a list, got ${typeName(v)}`);
+      if (v.length > spec.maxItems) fail(ctx, path, `has ${v.length} items, at most ${spec.maxItems} allowed`);
+      v.forEach((item, i) => check(spec.of, item, `${path}[${i}]`, ctx));
+      return;
+    case 'object': {
+      if (!isPlainObject(v)) fail(ctx, path, `must be a map, got ${typeName(v)}`);
+      for (const k of Object.keys(v)) {
+        // hasOwn: a key named __proto__ or constructor must not find Object.prototype's members.
+        const sub = Object.hasOwn(spec.fields, k) ? spec.fields[k] : undefined;
+        if (sub === undefined) {
+          fail(ctx, join(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})`);
+        }
+        check(sub, v[k], join(path, k), ctx);
+      }
+      for (const k of spec.required ?? []) {
+        if (!(k in v)) fail(ctx, join(path, k), 'is required');
+      }
+      return;
+    }
+    case 'map': {
+      if (!isPlainObject(v)) fail(ctx, path, `must be a map of rules by id, got ${typeName(v)}`);
+      const keys = Object.keys(v);
+      if (keys.length > spec.maxEntries) fail(ctx, path, `has ${keys.length} entries, at most ${spec.maxEntries} allowed`);
+      for (const k of keys) {
+        if (!RULE_ID.test(k)) fail(ctx, join(path, k), 'rule id must be lowercase letters, digits and hyphens (at most 63)');
+        check(spec.of, v[k], join(path, k), ctx);
+      }
+      return;
+    }
+    case 'fingerprint': {
+      check(FINGERPRINT, v, path, ctx);
+      const rule = v as Record<string, unknown>;
+      const set = MATCHERS.filter((m) => m in rule);
+      if (set.length !== 1) fail(ctx, path, `needs exactly one of ${MATCHERS.join(', ')} (has ${set.length === 0 ? 'none' : set.join(', ')})`);
+      if (typeof rule['regex'] === 'string') checkRegex(rule['regex'], join(path, 'regex'), ctx);
+      return;
+    }
+  }
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/**
+ * A regex from the admin runs on attacker-controlled bytes, so one with
+ * catastrophic backtracking (e.g. `(a+)+$`, `(a|a)*b`) is a denial of service
+ * waiting for its input. recheck proves a pattern safe or refuses it.
+ */
+function checkRegex(source: string, path: string, ctx: ValidateContext): void {
+  try {
+    new RegExp(source, 'i');
+  } catch (err) {
+    fail(ctx, path, `is not a valid regular expression: ${(err as Error).message}`);
+  }
+  // Loaded on first use: recheck is large, and most configs have no regex.
+  const { checkSync } = createRequire(import.meta.url)('recheck') as typeof import('recheck');
+  const res = checkSync(source, 'i', { timeout: 2000 });
+  if (res.status === 'vulnerable') {
+    fail(ctx, path, `can backtrack catastrophically (${res.complexity.summary}); rewrite it without nested or overlapping repetition`);
+  }
+  if (res.status !== 'safe') fail(ctx, path, 'could not be proven free of catastrophic backtracking; simplify it');
+}
+
+/** Throws ConfigError on the first problem; returns the object typed as a Config. */
+export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
+  check(SCHEMA, obj, '', ctx);
+  const cfg = obj as Config;
+  // `enabled` and `note` are optional in the file; fill them so the rest of the code need not ask.
+  for (const r of [...Object.values(cfg.userAgents), ...Object.values(cfg.fingerprints)]) {
+    r.enabled ??= true;
+    r.note ??= '';
+  }
+  if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) fail(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`);
+  return cfg;
+}
