@@ -1,0 +1,35 @@
+// Why a packet got its verdict. Numeric ids on the hot path; the names are
+// stable (metrics labels, logs, `sipwall check` output) and bounded in number.
+
+export const R_OK = 0;
+export const R_BLOCKED = 1;
+export const R_BANNED = 2;
+export const R_TRUSTED_LIST = 3;
+export const R_TRUSTED = 4;
+export const R_SCANNER_UA = 5;
+export const R_FINGERPRINT = 6;
+export const R_SECRET_HOST = 7;
+export const R_RATE_REGISTER = 8;
+export const R_RATE_INVITE = 9;
+export const R_RATE_ALL = 10;
+export const R_STRICT = 11;
+export const R_RESPONSE = 12;
+export const R_KEEPALIVE = 13;
+export const R_STUN = 14;
+export const R_NON_SIP = 15;
+export const R_INVALID_SIP = 16;
+export const R_NO_PAYLOAD = 17;
+export const R_UNDECODABLE = 18;
+export const R_FLOW_DROPPED = 19;
+/** A TCP segment holding only the start of a message (judged when the rest arrives). */
+export const R_PARTIAL = 20;
+/** A TCP segment beyond a gap in the stream: dropped so the sender retransmits in order. */
+export const R_TCP_GAP = 21;
+/** A TCP segment that only repeats bytes already judged and accepted. */
+export const R_RETRANSMIT = 22;
+
+export const REASON_NAMES: readonly string[] = [
+  'ok', 'blocked', 'banned', 'trusted-list', 'trusted', 'scanner-ua', 'fingerprint', 'secret-host',
+  'rate-register', 'rate-invite', 'rate-all', 'strict', 'response', 'keepalive', 'stun', 'non-sip',
+  'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit',
+];

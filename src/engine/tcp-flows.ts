@@ -1,0 +1,180 @@
+// SIP over TCP: segments arrive, not messages (RFC 3261 §18.3: Content-Length
+// frames messages on a stream). Per flow (the 4-tuple, bounded by an LRU) we
+// keep the next expected sequence number, a bounded copy of a header block
+// that spans segments, how many body bytes still pass unparsed, and whether
+// the flow was dropped: once one message on a flow is dropped, every later
+// segment is too, so the PBX never sees the rest of a rejected stream.
+//
+// Every SIP message that starts in a segment is evaluated, so two REGISTERs
+// in one segment both count toward the rate limits. Payload-less segments
+// (handshake, ACKs) are accepted in the native tier without reaching us.
+//
+// Segments after a gap are dropped: the kernel has not delivered the missing
+// bytes either, and the sender retransmits in order (RFC 9293 §3.10.7.4), so
+// we only ever judge the stream in the order the PBX will read it.
+
+import { LRUCache } from 'lru-cache';
+import type { PacketView } from '../packet/packet-view.js';
+import { MAX_HEADER_BYTES, PARSE_INCOMPLETE, PARSE_OK } from '../sip/constants.js';
+import { parseSip } from '../sip/parse-sip.js';
+import { SipMessage } from '../sip/sip-message.js';
+import type { Decision } from './decision.js';
+import type { Engine } from './engine.js';
+import { R_FLOW_DROPPED, R_NO_PAYLOAD, R_PARTIAL, R_RETRANSMIT, R_TCP_GAP } from './reasons.js';
+import type { SourceKey } from './source-key.js';
+import { VERDICT_ACCEPT, VERDICT_DROP } from './verdicts.js';
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+/** A sequence jump larger than this is a new connection on a reused 4-tuple, not a gap. */
+const RESYNC_WINDOW = 1 << 20;
+
+interface Flow {
+  nextSeq: number;
+  /** Bytes of an unfinished header block, held across segments (at most MAX_HEADER_BYTES). */
+  pending: Buffer | null;
+  pendingLen: number;
+  /** Body bytes of the current message not yet seen: they pass without parsing. */
+  skip: number;
+  dropped: boolean;
+}
+
+export class TcpFlows {
+  private readonly lru: LRUCache<string, Flow>;
+  private readonly msg = new SipMessage();
+
+  constructor(maxFlows = 16384) {
+    this.lru = new LRUCache<string, Flow>({ max: maxFlows });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  private static flowKey(v: PacketView): string {
+    const alen = v.family === 4 ? 4 : 16;
+    return `${v.buf.toString('latin1', v.srcOff, v.srcOff + alen)}${v.buf.toString('latin1', v.dstOff, v.dstOff + alen)}${v.srcPort}:${v.dstPort}`;
+  }
+
+  segment(engine: Engine, v: PacketView, key: SourceKey, now: number, d: Decision): void {
+    const flags = v.tcpFlags;
+    const fk = TcpFlows.flowKey(v);
+    if ((flags & TCP_RST) !== 0 || (v.payloadLen === 0 && (flags & TCP_FIN) !== 0)) {
+      const f = this.lru.peek(fk);
+      this.lru.delete(fk);
+      d.verdict = f !== undefined && f.dropped ? VERDICT_DROP : VERDICT_ACCEPT;
+      d.reason = f !== undefined && f.dropped ? R_FLOW_DROPPED : R_NO_PAYLOAD;
+      return;
+    }
+    let f = this.lru.get(fk);
+    const synLen = (flags & TCP_SYN) !== 0 ? 1 : 0;
+    const seq = (v.tcpSeq + synLen) >>> 0;
+    if (synLen !== 0 || f === undefined) {
+      f = { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false };
+      this.lru.set(fk, f);
+    }
+    if (v.payloadLen === 0) {
+      d.verdict = f.dropped ? VERDICT_DROP : VERDICT_ACCEPT;
+      d.reason = f.dropped ? R_FLOW_DROPPED : R_NO_PAYLOAD;
+      return;
+    }
+    if (f.dropped) {
+      d.verdict = VERDICT_DROP;
+      d.reason = R_FLOW_DROPPED;
+      return;
+    }
+    let delta = (seq - f.nextSeq) | 0;
+    if (delta > RESYNC_WINDOW || delta < -RESYNC_WINDOW) {
+      f.nextSeq = seq;
+      f.pending = null;
+      f.pendingLen = 0;
+      f.skip = 0;
+      delta = 0;
+    }
+    if (delta > 0) {
+      d.verdict = VERDICT_DROP;
+      d.reason = R_TCP_GAP;
+      return;
+    }
+    if (delta + v.payloadLen <= 0) {
+      d.verdict = VERDICT_ACCEPT;
+      d.reason = R_RETRANSMIT;
+      return;
+    }
+    const end = v.payloadOff + v.payloadLen;
+    f.nextSeq = (seq + v.payloadLen) >>> 0;
+    this.consume(engine, f, v.buf, v.payloadOff - delta, end, key, now, d);
+    if (d.verdict === VERDICT_DROP) f.dropped = true;
+  }
+
+  private consume(engine: Engine, f: Flow, buf: Buffer, p: number, end: number, key: SourceKey, now: number, d: Decision): void {
+    const msg = this.msg;
+    if (f.skip > 0) {
+      const n = Math.min(f.skip, end - p);
+      f.skip -= n;
+      p += n;
+    }
+    while (p < end) {
+      if (f.pendingLen > 0) {
+        const held = f.pendingLen;
+        const take = Math.min(end - p, MAX_HEADER_BYTES - held);
+        const pend = this.grow(f, held + take);
+        buf.copy(pend, held, p, p + take);
+        f.pendingLen = held + take;
+        const st = parseSip(pend, 0, f.pendingLen, msg, true);
+        if (st === PARSE_OK && msg.end > held) {
+          engine.evaluate(msg, key, now, d);
+          p += msg.end - held;
+          f.pending = null;
+          f.pendingLen = 0;
+        } else if (st === PARSE_INCOMPLETE && msg.bodyStart >= 0) {
+          engine.evaluate(msg, key, now, d);
+          f.skip = msg.bodyStart + Math.max(0, msg.contentLength) - f.pendingLen;
+          p += take;
+          f.pending = null;
+          f.pendingLen = 0;
+          const n = Math.min(f.skip, end - p);
+          f.skip -= n;
+          p += n;
+        } else if (st === PARSE_INCOMPLETE && f.pendingLen < MAX_HEADER_BYTES) {
+          p += take;
+          if (d.messages === 0) { d.verdict = VERDICT_ACCEPT; d.reason = R_PARTIAL; }
+        } else {
+          engine.classifyBad(pend, 0, f.pendingLen, d);
+          return;
+        }
+      } else {
+        const st = parseSip(buf, p, end, msg, true);
+        if (st === PARSE_OK && msg.end > p) {
+          engine.evaluate(msg, key, now, d);
+          p = msg.end;
+        } else if (st === PARSE_INCOMPLETE && msg.bodyStart >= 0) {
+          engine.evaluate(msg, key, now, d);
+          f.skip = msg.bodyStart + Math.max(0, msg.contentLength) - end;
+          p = end;
+        } else if (st === PARSE_INCOMPLETE && end - p < MAX_HEADER_BYTES) {
+          const pend = this.grow(f, end - p);
+          buf.copy(pend, 0, p, end);
+          f.pendingLen = end - p;
+          if (d.messages === 0) { d.verdict = VERDICT_ACCEPT; d.reason = R_PARTIAL; }
+          p = end;
+        } else {
+          engine.classifyBad(buf, p, end, d);
+          return;
+        }
+      }
+      if (d.verdict === VERDICT_DROP) return;
+    }
+  }
+
+  /** The flow's pending buffer, at least `n` bytes, keeping what it holds. Bounded by MAX_HEADER_BYTES. */
+  private grow(f: Flow, n: number): Buffer {
+    if (f.pending !== null && f.pending.length >= n) return f.pending;
+    const size = Math.min(MAX_HEADER_BYTES, Math.max(512, n * 2));
+    const b = Buffer.allocUnsafe(size);
+    if (f.pending !== null) f.pending.copy(b, 0, 0, f.pendingLen);
+    f.pending = b;
+    return b;
+  }
+}
