@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The `sipwall` command: one table of subcommands, one place that turns
+// errors into a one-line message and an exit status (src/errors.ts).
+
+import { readFileSync } from 'node:fs';
+import { EXIT_CODES, SipwallError, UsageError } from '../errors.js';
+import { runCheck } from './check-command.js';
+
+type Command = (argv: string[], out: (s: string) => void, err: (s: string) => void) => number | Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; about: string }> = {
+  check: { run: runCheck, about: 'judge capture or SIP message files offline, print JSON per packet' },
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.about}`);
+  return `Usage: sipwall COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nsipwall COMMAND --help shows a command's options. sipwall --version prints the version.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  const err = (s: string): void => void process.stderr.write(`${s}\n`);
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      out(usage());
+      return name === undefined ? 64 : 0;
+    }
+    if (name === '--version' || name === '-V') {
+      out(version());
+      return 0;
+    }
+    const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (cmd === undefined) throw new UsageError(`sipwall: unknown command ${JSON.stringify(name)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    return await cmd.run(rest, out, err);
+  } catch (e) {
+    if (e instanceof SipwallError) {
+      err(e.message.startsWith('sipwall') ? e.message : `sipwall: ${e.message}`);
+      return EXIT_CODES[e.code] ?? 70;
+    }
+    err(`sipwall: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 70;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  () => {
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,28 @@
+// Thin wrapper over node:util parseArgs (strict: unknown flags and missing
+// values are errors) that turns its exceptions into one-line UsageErrors.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+export function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O) {
+  const all = { ...options, ...HELP } as O & typeof HELP;
+  try {
+    return parseArgs({ args: argv, options: all, strict: true as const, allowPositionals: true as const });
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0] ?? 'bad arguments';
+    throw new UsageError(`sipwall ${command}: ${msg.replace(/\. To specify a positional argument.*$/, '')} (see sipwall ${command} --help)`);
+  }
+}
+
+/** Parses a port range "5060-5082" or a single port. */
+export function parsePortRange(command: string, text: string): [number, number] {
+  const m = /^(\d{1,5})(?:[-:](\d{1,5}))?$/.exec(text);
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(lo >= 1 && hi <= 65535 && lo <= hi)) throw new UsageError(`sipwall ${command}: bad port range ${JSON.stringify(text)} (expected e.g. 5060-5082)`);
+  return [lo, hi];
+}

@@ -1,0 +1,105 @@
+// `sipwall check` end to end, as the admin runs it: a child process, the real
+// corpus captures, JSON lines out.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { CORPUS_DIR, ROOT, samples } from '../helpers/engine-fixtures.js';
+
+const BIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CONFIG = join(ROOT, 'test', 'fixtures', 'config', 'corpus.yaml');
+const ATTACKER = '10.99.0.1';
+const PBX = '10.99.0.2';
+
+interface Row { src?: string; verdict?: string | null; reason?: string; method?: string; status?: number; summary?: Record<string, unknown> }
+
+function check(args: string[]): { code: number | null; rows: Row[]; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [BIN, 'check', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const rows = r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Row);
+  return { code: r.status, rows, stderr: r.stderr, stdout: r.stdout };
+}
+
+for (const [file, expect] of [
+  ['svmap.pcap', 'drop'],
+  ['svwar.pcap', 'drop'],
+  ['svcrack.pcap', 'drop'],
+  ['legit-sipp.pcap', 'accept'],
+  ['legit-baresip.pcap', 'accept'],
+] as const) {
+  t.test(`${file}: every client packet is ${expect === 'drop' ? 'dropped' : 'accepted'}`, async (t) => {
+    const { code, rows, stderr } = check(['--config', CONFIG, join(CORPUS_DIR, file)]);
+    t.equal(code, 0, stderr);
+    const packets = rows.filter((r) => r.summary === undefined);
+    const client = packets.filter((r) => r.src === ATTACKER);
+    t.ok(client.length > 0, `${client.length} client packets`);
+    for (const r of client) t.equal(r.verdict, expect, `${r.method ?? r.status} from the client: ${expect} (${r.reason})`);
+    for (const r of packets.filter((r) => r.src === PBX)) t.equal(r.verdict, 'accept', 'the PBX answers pass');
+    for (const r of packets) t.ok(r.method !== undefined || r.status !== undefined, 'each row names a method or a status');
+    const summary = rows.at(-1)?.summary as { drop: number; accept: number; bans: unknown[] } | undefined;
+    t.ok(summary, 'a summary closes the output');
+    if (expect === 'drop') {
+      t.equal(summary?.drop, client.length);
+      t.equal(summary?.bans.length, 1, 'the attacker is banned once');
+      t.match(client[0], { reason: 'scanner-ua' });
+      t.ok(client.slice(1).every((r) => r.reason === 'banned'), 'then dropped as banned');
+    } else {
+      t.equal(summary?.drop, 0);
+      t.match(client[0], { reason: 'secret-host' });
+    }
+  });
+}
+
+t.test('raw SIP message files and --summary', async (t) => {
+  const { code, rows } = check(['--defaults', '--summary', join(ROOT, 'rules', 'samples', 'friendly-scanner', 'svmap-options.sip'), join(ROOT, 'rules', 'samples', '_legit', 'baresip-options.sip')]);
+  t.equal(code, 0);
+  t.equal(rows.length, 1, 'only the summary');
+  t.match(rows[0]?.summary, { packets: 2, drop: 2, byReason: { 'scanner-ua': 1, banned: 1 } }, 'same default source: banned after the first');
+  const v6 = check(['--defaults', '--src', '2001:db8::7', join(ROOT, 'rules', 'samples', '_legit', 'baresip-options.sip')]);
+  t.match(v6.rows[0], { src: '2001:db8::7', method: 'OPTIONS', verdict: 'accept', reason: 'ok' });
+});
+
+t.test('bad usage and bad input: one-line errors and distinct exit codes, never a crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-check-'));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'rateLimits:\n  register:\n    limit: -1\n');
+  const big = join(dir, 'big.bin');
+  writeFileSync(big, Buffer.alloc(70_000, 0x41));
+  const truncated = join(dir, 'truncated.pcap');
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(truncated, readFileSync(join(CORPUS_DIR, 'svwar.pcap')).subarray(0, 700));
+  const cases: Array<[string[], number, RegExp]> = [
+    [['--bogus', 'x'], 64, /Unknown option '--bogus'/],
+    [[], 64, /at least one/],
+    [['--ports', '99999', 'x'], 64, /bad port range/],
+    [['--src', 'nope', 'x'], 64, /not an IP address/],
+    [['--defaults', join(dir, 'missing.pcap')], 65, /no such file/],
+    [['--defaults', big], 65, /neither a capture/],
+    [['--config', bad, join(CORPUS_DIR, 'svmap.pcap')], 78, /bad\.yaml: rateLimits\.register\.limit: must be between/],
+  ];
+  for (const [args, code, msg] of cases) {
+    const r = check(args);
+    t.equal(r.code, code, `${args.join(' ')} exits ${code}`);
+    t.match(r.stderr, msg);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    t.notMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  }
+  const tr = check(['--defaults', truncated]);
+  t.equal(tr.code, 0, 'a truncated capture is read as far as it goes');
+  t.ok(tr.rows.some((r) => r.reason === 'undecodable'), 'and its broken last record is reported');
+  const raw = samples('_legit');
+  t.ok(raw.length > 0);
+});
+
+t.test('sipwall with no command, --help, --version, unknown command', async (t) => {
+  const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  t.equal(run([]).status, 64);
+  t.equal(run(['--help']).status, 0);
+  t.match(run(['--help']).stdout, /check/);
+  t.match(run(['--version']).stdout, /^\d+\.\d+\.\d+/);
+  const u = run(['frobnicate']);
+  t.equal(u.status, 64);
+  t.match(u.stderr, /unknown command "frobnicate"/);
+  t.equal(run(['check', '--help']).status, 0);
+});

@@ -1,0 +1,89 @@
+// SIP over TCP through the engine: segments, not messages.
+
+import t from 'tap';
+import { R_FLOW_DROPPED, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP } from '../../src/engine/reasons.js';
+import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
+import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
+import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
+
+const DATA = TCP_FLAG_ACK | TCP_FLAG_PSH;
+const scannerRegister = samples('friendly-scanner').find((s) => s.name.includes('register'))!.data;
+const register = samples('rate-register')[0]!.data;
+const judge = (over: Record<string, unknown> = {}): Judge => new Judge(engineFor(configWith({ secretHosts: [SECRET], ...over })));
+
+t.test('a scanner User-Agent in the second segment of a split REGISTER is caught, and the flow stays dropped', async (t) => {
+  const j = judge();
+  const cut = scannerRegister.indexOf('User-Agent') + 5; // split inside the header name
+  const isn = 1000;
+  t.equal(j.tcp('192.0.2.1', 40000, isn, TCP_FLAG_SYN, '', 0).verdict, VERDICT_ACCEPT, 'handshake passes');
+  let d = j.tcp('192.0.2.1', 40000, isn + 1, DATA, scannerRegister.subarray(0, cut), 1);
+  t.equal(d.verdict, VERDICT_ACCEPT);
+  t.equal(d.reason, R_PARTIAL, 'first segment holds only part of the header: held, not judged');
+  d = j.tcp('192.0.2.1', 40000, isn + 1 + cut, DATA, scannerRegister.subarray(cut), 2);
+  t.equal(d.verdict, VERDICT_DROP);
+  t.equal(d.reason, R_SCANNER_UA);
+  t.ok(d.ban, 'and the source is banned');
+  // A new connection from the banned source is dropped as banned; the old flow's later segments as flow-dropped.
+  const k = judge();
+  k.tcp('192.0.2.2', 40001, 1, DATA, scannerRegister.subarray(0, cut), 0);
+  k.tcp('192.0.2.2', 40001, 1 + cut, DATA, scannerRegister.subarray(cut), 1);
+  k.engine.bans.unban(k.d.source, 2);
+  t.equal(k.tcp('192.0.2.2', 40001, 1 + scannerRegister.length, DATA, register, 3).reason, R_FLOW_DROPPED, 'the dropped flow stays dropped even after an unban');
+});
+
+t.test('works without seeing the handshake (the native tier answers payload-less segments itself)', async (t) => {
+  const j = judge();
+  const cut = 40;
+  t.equal(j.tcp('192.0.2.3', 40002, 77, DATA, scannerRegister.subarray(0, cut), 0).reason, R_PARTIAL);
+  t.equal(j.tcp('192.0.2.3', 40002, 77 + cut, DATA, scannerRegister.subarray(cut), 1).reason, R_SCANNER_UA);
+});
+
+t.test('two REGISTERs in one segment are both counted for the rate limit', async (t) => {
+  const j = judge({ rateLimits: { register: { limit: 3, windowSeconds: 60 } } });
+  const two = Buffer.concat([register, register]);
+  let seq = 1;
+  let d = j.tcp('192.0.2.4', 40003, seq, DATA, two, 0);
+  t.equal(d.verdict, VERDICT_ACCEPT);
+  t.equal(d.messages, 2, 'both messages evaluated');
+  seq += two.length;
+  d = j.tcp('192.0.2.4', 40003, seq, DATA, two, 1);
+  t.equal(d.messages, 2);
+  t.equal(d.reason, R_RATE_REGISTER, 'the 4th REGISTER (second in this segment) exceeds a limit of 3');
+});
+
+t.test('a message with a body split across segments: the body passes, the next message is judged', async (t) => {
+  const j = judge();
+  const invite = samples('rate-invite')[0]!.data;
+  const bodyAt = invite.indexOf('\r\n\r\n') + 4 + 10;
+  let seq = 500;
+  t.equal(j.tcp('192.0.2.5', 40004, seq, DATA, invite.subarray(0, bodyAt), 0).reason, R_OK, 'headers complete: judged at once');
+  seq += bodyAt;
+  const rest = Buffer.concat([invite.subarray(bodyAt), scannerRegister]);
+  t.equal(j.tcp('192.0.2.5', 40004, seq, DATA, rest, 1).reason, R_SCANNER_UA, 'the rest of the body is skipped and the next message caught');
+});
+
+t.test('gaps are dropped for in-order retransmission; retransmissions of accepted bytes pass', async (t) => {
+  const j = judge();
+  t.equal(j.tcp('192.0.2.6', 40005, 1, DATA, register, 0).reason, R_OK);
+  t.equal(j.tcp('192.0.2.6', 40005, 1 + register.length + 100, DATA, register, 1).reason, R_TCP_GAP);
+  t.equal(j.d.verdict, VERDICT_DROP);
+  t.notOk(j.d.ban, 'a gap is not an offence');
+  t.equal(j.tcp('192.0.2.6', 40005, 1, DATA, register, 2).reason, R_RETRANSMIT);
+  t.equal(j.tcp('192.0.2.6', 40005, 1 + register.length, DATA, register, 3).reason, R_OK, 'in-order data continues');
+});
+
+t.test('a header block that never ends is refused at the cap, not buffered forever', async (t) => {
+  const j = judge();
+  let seq = 1;
+  let d = j.tcp('192.0.2.7', 40006, seq, DATA, 'REGISTER sip:x SIP/2.0\r\n', 0);
+  seq += 24;
+  let rounds = 0;
+  const line = Buffer.from(`X-Filler: ${'a'.repeat(990)}\r\n`);
+  while (d.verdict === VERDICT_ACCEPT && rounds < 100) {
+    d = j.tcp('192.0.2.7', 40006, seq, DATA, line, rounds + 1);
+    seq += line.length;
+    rounds++;
+  }
+  t.equal(d.verdict, VERDICT_DROP, 'dropped once the header block passes the cap');
+  t.ok(rounds <= 10, `within ${rounds} KiB`);
+});

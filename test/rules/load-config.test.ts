@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { ConfigError } from '../../src/errors.js';
+import { DEFAULT_RULES_FILE, loadConfig } from '../../src/rules/load-config.js';
+import { FINGERPRINT, SCHEMA } from '../../src/rules/validate-config.js';
+
+type T = Test;
+const dir = mkdtempSync(join(tmpdir(), 'sipwall-cfg-'));
+let n = 0;
+function local(text: string): string {
+  const f = join(dir, `local-${n++}.yaml`);
+  writeFileSync(f, text);
+  return f;
+}
+function refused(t: T, text: string, key: string, what: RegExp): void {
+  const f = local(text);
+  const e = thrown(() => loadConfig({ configFile: f }));
+  t.ok(e instanceof ConfigError, `${key}: a ConfigError`);
+  const ce = e as ConfigError;
+  t.equal(ce.code, 'SIPWALL_ERR_CONFIG');
+  t.equal(ce.file, f, 'names the admin file');
+  t.equal(ce.key, key, `names the key ${key}`);
+  t.match(ce.message, what);
+}
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+t.test('the shipped defaults load on their own and are valid', async (t) => {
+  const { config, files, warnings } = loadConfig({ configFile: null });
+  t.same(files, [DEFAULT_RULES_FILE]);
+  t.equal(config.rateLimits.register.limit, 20);
+  t.equal(config.rateLimits.register.windowSeconds, 10);
+  t.equal(config.rateLimits.invite.limit, 20);
+  t.equal(config.rateLimits.invite.windowSeconds, 5);
+  t.equal(config.strict, false, 'strict mode is off by default');
+  t.ok(config.userAgents['friendly-scanner']?.enabled);
+  t.equal(config.userAgents['sipsak']?.enabled, false, 'sipsak ships opt-in');
+  t.equal(config.userAgents['portsip-voip-sdk']?.enabled, false, 'PortSIP ships opt-in');
+  for (const ua of Object.values(config.userAgents)) {
+    t.notMatch(ua.match, /eyebeam|zoiper|asterisk pbx/i, 'no real phone or PBX UA is a default');
+    t.ok(ua.note.length > 10, `${ua.match} has a false-positive note`);
+  }
+  t.match(warnings.join('\n'), /no secretHosts/);
+});
+
+t.test('rate limit defaults are no looser than the issue demands', async (t) => {
+  const { config } = loadConfig({ configFile: null });
+  t.ok(config.rateLimits.register.limit / config.rateLimits.register.windowSeconds <= 2);
+  t.ok(config.rateLimits.invite.limit / config.rateLimits.invite.windowSeconds <= 4);
+});
+
+t.test('the admin file overrides key by key', async (t) => {
+  const f = local(`
+secretHosts: [secret-7f3a.pbx.example.com]
+rateLimits:
+  register:
+    limit: 5
+userAgents:
+  sipsak:
+    enabled: true
+  my-scanner:
+    match: EvilDialer
+fingerprints:
+  to-host-test:
+    field: toHost
+    regex: '^sip-test[0-9]+\\.invalid$'
+`);
+  const { config, files } = loadConfig({ configFile: f });
+  t.same(files, [DEFAULT_RULES_FILE, f]);
+  t.same(config.secretHosts, ['secret-7f3a.pbx.example.com']);
+  t.equal(config.rateLimits.register.limit, 5, 'the key set locally changes');
+  t.equal(config.rateLimits.register.windowSeconds, 10, 'its sibling keeps the default');
+  t.equal(config.rateLimits.invite.limit, 20, 'other maps keep the defaults');
+  t.equal(config.userAgents['sipsak']?.enabled, true, 'an opt-in rule is switched on');
+  t.equal(config.userAgents['sipsak']?.match, 'sipsak', 'keeping its shipped match');
+  t.equal(config.userAgents['my-scanner']?.match, 'EvilDialer', 'a local rule is added');
+  t.ok(config.userAgents['friendly-scanner'], 'shipped rules stay');
+});
+
+t.test('hostile or broken files are refused with file, key and reason', async (t) => {
+  refused(t, 'rateLimit:\n  register: 3\n', 'rateLimit', /unknown key/);
+  refused(t, 'rateLimits:\n  register:\n    limit: -5\n', 'rateLimits.register.limit', /between 1 and/);
+  refused(t, 'rateLimits:\n  invite:\n    windowSeconds: 0.5\n', 'rateLimits.invite.windowSeconds', /whole number/);
+  refused(t, 'trusted: [10.0.0.0/33]\n', 'trusted[0]', /not a valid/);
+  refused(t, 'blocked: ["192.168.1.300"]\n', 'blocked[0]', /not a valid/);
+  refused(t, 'trusted: 10.0.0.0/8\n', 'trusted', /must be a list/);
+  refused(t, 'secretHosts: ["bad host!"]\n', 'secretHosts[0]', /host name/);
+  refused(t, 'strict: yes please\n', 'strict', /true or false/);
+  refused(t, 'policy:\n  nonSip: reject\n', 'policy.nonSip', /accept, drop/);
+  refused(t, 'fingerprints:\n  evil:\n    field: userAgent\n    regex: "^(a+)+$"\n', 'fingerprints.evil.regex', /backtrack/);
+  refused(t, 'fingerprints:\n  evil:\n    field: userAgent\n    regex: "(a|a)*b"\n', 'fingerprints.evil.regex', /backtrack/);
+  refused(t, 'fingerprints:\n  bad:\n    field: userAgent\n    regex: "([a-z"\n', 'fingerprints.bad.regex', /not a valid regular expression/);
+  refused(t, 'fingerprints:\n  two:\n    field: userAgent\n    contains: a\n    equals: b\n', 'fingerprints.two', /exactly one/);
+  refused(t, 'fingerprints:\n  nofield:\n    contains: abc\n', 'fingerprints.nofield.field', /required/);
+  refused(t, 'userAgents:\n  Bad_Id:\n    match: something\n', 'userAgents.Bad_Id', /rule id/);
+  refused(t, 'userAgents:\n  new-rule:\n    enabled: true\n', 'userAgents.new-rule.match', /required/);
+  refused(t, 'userAgents:\n  short:\n    match: ab\n', 'userAgents.short.match', /at least 3/);
+  refused(t, 'bans:\n  maxSeconds: 10\n', 'bans.maxSeconds', /at least bans.baseSeconds/);
+  refused(t, '__proto__:\n  polluted: true\n', '__proto__', /unknown key/);
+  refused(t, 'bans:\n  __proto__:\n    x: 1\n', 'bans.__proto__', /unknown key/);
+  refused(t, 'strict: true\n', 'strict', /secretHosts/);
+  t.equal(({} as Record<string, unknown>)['polluted'], undefined, 'no prototype pollution');
+});
+
+t.test('YAML-level problems are refused naming the file', async (t) => {
+  for (const [text, what] of [
+    ['strict: true\nstrict: false\n', /invalid YAML.*(unique|duplicate)/i],
+    ['- a\n- b\n', /top level/],
+    ['rateLimits: [unclosed\n', /invalid YAML/],
+    ['a: &a [1,2]\nb: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n', /invalid YAML|alias/i],
+  ] as const) {
+    const f = local(text);
+    const e = thrown(() => loadConfig({ configFile: f }));
+    t.ok(e instanceof ConfigError && e.file === f, `refused: ${text.slice(0, 20)}`);
+    t.match((e as Error).message, what);
+  }
+  t.match(thrown(() => loadConfig({ configFile: join(dir, 'missing.yaml') })), { code: 'SIPWALL_ERR_CONFIG', message: /no such file/ });
+  t.match(thrown(() => loadConfig({ configFile: dir })), { code: 'SIPWALL_ERR_CONFIG', message: /not a regular file/ });
+  const f = local('');
+  t.equal(loadConfig({ configFile: f }).config.strict, false, 'an empty local file means defaults');
+});
+
+t.test('a CIDR with host bits set loads with a warning', async (t) => {
+  const f = local('trusted: ["10.1.2.3/8"]\n');
+  const { warnings } = loadConfig({ configFile: f });
+  t.match(warnings.join('\n'), /host bits/);
+});
+
+t.test('every key of the schema is documented in rules/README.md', async (t) => {
+  const doc = readFileSync(join(process.cwd(), 'rules', 'README.md'), 'utf8');
+  const walk = (spec: unknown, path: string): void => {
+    const s = spec as { t: string; fields?: Record<string, unknown>; of?: unknown };
+    if (s.t === 'object' && s.fields) {
+      for (const [k, sub] of Object.entries(s.fields)) {
+        const p = path === '' ? k : `${path}.${k}`;
+        t.ok(doc.includes(`\`${p}\``), `rules/README.md documents \`${p}\``);
+        walk(sub, p);
+      }
+    }
+    if (s.t === 'map') walk(s.of, `${path}.<id>`);
+    if (s.t === 'fingerprint') walk(FINGERPRINT, path);
+  };
+  walk(SCHEMA, '');
+});
