@@ -1,0 +1,404 @@
+// Bans into the kernel's ipsets within milliseconds, without a process per ban.
+//
+// One long-lived ipset child takes "add SET CIDR timeout N -exist" / "del SET
+// CIDR -exist" lines on its stdin. It runs in ipset's interactive mode
+// ("ipset -"), not "ipset restore": restore aggregates consecutive add/del
+// lines of one set into a single netlink message and sends it only when the
+// command or set changes or at EOF (libipset session.c, ipset_cmd()), so a
+// ban could sit unapplied indefinitely; and restore exits at the first failed
+// line ("Hash is full" during a flood would kill it over and over). Interactive
+// mode commits each line at once and reports an error without exiting.
+//
+// Acknowledgement: interactive mode prints the prompt "ipset> " before reading
+// each line. Under `stdbuf -o0` (stdout unbuffered) and with stderr merged into
+// stdout, each prompt after the first marks one line done, and any text before
+// it is that line's error. So we know which bans are applied, can replay the
+// unacknowledged ones after the child dies (add/del with -exist are
+// idempotent), and flushed() can tell when the kernel has everything.
+//
+// Nothing here throws into the caller once constructed: add()/remove() return
+// false for a rejected ban (bad address, closed, queue full) and every failure
+// goes to onError and the counters. A ban that does not reach the kernel is
+// not a hole: the source's packets still reach the queue, where the engine
+// drops them; it only costs the kernel-side fast path.
+
+import type { ChildProcess } from 'node:child_process';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { KernelError } from '../errors.js';
+import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
+import { DEFAULT_KERNEL_OPTIONS, IPSET_MAX_TIMEOUT, validateKernelOptions } from './kernel-options.js';
+
+export interface BanSetOptions {
+  /** IPv4 set name (default sipwall-ban4). */
+  set4?: string;
+  /** IPv6 set name (default sipwall-ban6). */
+  set6?: string;
+  /** Accept IPv6 bans (default true); false when the IPv6 set is not installed. */
+  ipv6?: boolean;
+  runner?: CommandRunner;
+  /** Called for every failure (bad address, rejected line, child death); the first queue overflow of a burst. */
+  onError?: (err: KernelError) => void;
+  /** Distinct addresses waiting to be written (default 65536); beyond it add() returns false. */
+  maxQueue?: number;
+  /** Lines written but not yet acknowledged (default 256). */
+  maxInFlight?: number;
+  /** Respawn delay after the child dies: doubles from min to max, back to min after a line succeeds. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface BanEntry {
+  /** As ipset prints it: "1.2.3.4" for a host, "10.0.0.0/8", "2001:db8::/64". */
+  cidr: string;
+  /** Whole seconds left as the kernel reports them; 0 for an entry without timeout or about to expire. */
+  secondsLeft: number;
+}
+
+export interface BanSetStats {
+  /** Lines the kernel accepted. */
+  applied: number;
+  /** Lines ipset rejected, and bans refused before reaching it (bad address, IPv6 off). */
+  failed: number;
+  /** Bans dropped because the queue was full or the set closed before they were written. */
+  dropped: number;
+  /** Times the ipset child was restarted. */
+  respawns: number;
+  queued: number;
+  inFlight: number;
+}
+
+interface Op {
+  key: string;
+  del: boolean;
+  set: string;
+  cidr: string;
+  /** performance.now() ms when the ban ends (add only). */
+  deadline: number;
+}
+
+const PROMPT = 'ipset> ';
+const SAFE_PATH = /^[A-Za-z0-9_./+-]+$/;
+
+/** Family of a ban address "ADDR" or "ADDR/PREFIX", or 0 when it is not one. */
+export function cidrFamily(cidr: string): 0 | 4 | 6 {
+  // Only address characters: ipset would otherwise resolve a host name (a
+  // blocking DNS lookup) and a space or newline would inject a command.
+  if (!/^[0-9A-Fa-f:.]+(?:\/\d{1,3})?$/.test(cidr)) return 0;
+  const [addr = '', prefix] = cidr.split('/');
+  const fam = isIP(addr);
+  if (fam !== 4 && fam !== 6) return 0;
+  if (prefix !== undefined) {
+    const n = Number(prefix);
+    // hash:net refuses /0 ("out of range 1-32"): a ban of everything is never meant.
+    if (!Number.isInteger(n) || n < 1 || n > (fam === 4 ? 32 : 128)) return 0;
+  }
+  return fam;
+}
+
+/** ipset timeout for a ban ending at `deadline`: whole seconds, rounded up so the kernel never lifts it early, 1..IPSET_MAX_TIMEOUT. */
+export function timeoutSeconds(deadline: number, now: number): number {
+  const s = Math.ceil((deadline - now) / 1000);
+  return Math.min(IPSET_MAX_TIMEOUT, Math.max(1, s));
+}
+
+export class BanSet {
+  readonly set4: string;
+  readonly set6: string;
+  readonly ipv6: boolean;
+  readonly #runner: CommandRunner;
+  readonly #onError: (err: KernelError) => void;
+  readonly #maxQueue: number;
+  readonly #maxInFlight: number;
+  readonly #backoffMin: number;
+  readonly #backoffMax: number;
+  readonly #shell: string;
+
+  /** Pending ops by address; re-setting moves the key to the end, so map order is latest-op order. */
+  #queue = new Map<string, Op>();
+  #inFlight: Op[] = [];
+  #child: ChildProcess | null = null;
+  #out = '';
+  #sawPrompt = false;
+  #writable = true;
+  #closed = false;
+  #overflowing = false;
+  #backoff: number;
+  #respawnTimer: NodeJS.Timeout | null = null;
+  #idleWaiters: Array<() => void> = [];
+  #exitWaiters: Array<() => void> = [];
+  #stats = { applied: 0, failed: 0, dropped: 0, respawns: 0 };
+
+  /** Throws KernelError (naming the Debian package) when sh, stdbuf or ipset is missing, and ConfigError for bad set names. */
+  constructor(opts: BanSetOptions = {}) {
+    const v = validateKernelOptions({
+      set4: opts.set4 ?? DEFAULT_KERNEL_OPTIONS.set4,
+      set6: opts.set6 ?? DEFAULT_KERNEL_OPTIONS.set6,
+    });
+    this.set4 = v.set4;
+    this.set6 = v.set6;
+    this.ipv6 = opts.ipv6 ?? true;
+    this.#runner = opts.runner ?? DEFAULT_RUNNER;
+    this.#onError = opts.onError ?? (() => undefined);
+    this.#maxQueue = Math.max(1, opts.maxQueue ?? 65536);
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 256);
+    this.#backoffMin = Math.max(1, opts.backoffMinMs ?? 100);
+    this.#backoffMax = Math.max(this.#backoffMin, opts.backoffMaxMs ?? 30_000);
+    this.#backoff = this.#backoffMin;
+    this.#runner.requireBinaries(['sh', 'stdbuf', 'ipset']);
+    const stdbuf = resolveBinary('stdbuf') as string;
+    const ipset = resolveBinary('ipset') as string;
+    if (!SAFE_PATH.test(stdbuf) || !SAFE_PATH.test(ipset)) {
+      throw new KernelError(`unexpected characters in the path of stdbuf or ipset: ${stdbuf} ${ipset}`);
+    }
+    this.#shell = `exec ${stdbuf} -o0 ${ipset} - 2>&1`;
+    this.#spawn();
+  }
+
+  /** Pid of the ipset child (undefined while it is being restarted), for `sipwall status`. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get stats(): BanSetStats {
+    return { ...this.#stats, queued: this.#queue.size, inFlight: this.#inFlight.length };
+  }
+
+  /**
+   * Ban `cidr` ("1.2.3.4", "10.0.0.0/8", "2001:db8:1:2::/64", as given) for
+   * `seconds` from now; a repeat refreshes the timeout. Returns at once: false
+   * when refused (reported via onError), true when queued for the kernel.
+   */
+  add(cidr: string, seconds: number): boolean {
+    if (!(typeof seconds === 'number' && seconds > 0 && Number.isFinite(seconds))) {
+      return this.#refuse(`ban of ${String(cidr)}: duration must be a positive number of seconds, got ${String(seconds)}`);
+    }
+    return this.#enqueue(cidr, false, performance.now() + seconds * 1000);
+  }
+
+  /** Lift a ban (a no-op in the kernel when absent). Same return contract as add(). */
+  remove(cidr: string): boolean {
+    return this.#enqueue(cidr, true, 0);
+  }
+
+  /** Resolves true once every accepted add/remove is acknowledged by the kernel, false after timeoutMs. */
+  flushed(timeoutMs = 10_000): Promise<boolean> {
+    if (this.#isIdle()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      this.#idleWaiters.push(done);
+    });
+  }
+
+  /** Current bans in the kernel (both sets), from `ipset list SET -output save`. */
+  async list(): Promise<BanEntry[]> {
+    const entries: BanEntry[] = [];
+    for (const set of this.ipv6 ? [this.set4, this.set6] : [this.set4]) {
+      const r = await this.#runner.run(['ipset', 'list', set, '-output', 'save']);
+      if (r.code !== 0) {
+        if (/does not exist/.test(r.stderr)) continue;
+        throw new KernelError(`ipset list ${set} failed: ${r.stderr.trim()}`);
+      }
+      entries.push(...parseSaveEntries(r.stdout, set));
+    }
+    return entries;
+  }
+
+  /**
+   * Write what is pending (waiting at most flushTimeoutMs), then end the
+   * child with "quit". Later add()/remove() calls return false.
+   */
+  async close(flushTimeoutMs = 2000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#child !== null) await this.flushed(flushTimeoutMs);
+    if (this.#respawnTimer !== null) clearTimeout(this.#respawnTimer);
+    this.#respawnTimer = null;
+    this.#stats.dropped += this.#queue.size + this.#inFlight.length;
+    this.#queue.clear();
+    this.#inFlight = [];
+    const child = this.#child;
+    if (child !== null) {
+      const exited = new Promise<void>((resolve) => this.#exitWaiters.push(resolve));
+      child.stdin?.end('quit\n');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #refuse(message: string): false {
+    this.#stats.failed++;
+    this.#report(new KernelError(message));
+    return false;
+  }
+
+  #report(err: KernelError): void {
+    try {
+      this.#onError(err);
+    } catch {
+      // A failing error callback must not break the ban path.
+    }
+  }
+
+  #enqueue(cidr: string, del: boolean, deadline: number): boolean {
+    if (this.#closed) {
+      this.#stats.dropped++;
+      return false;
+    }
+    const fam = typeof cidr === 'string' ? cidrFamily(cidr) : 0;
+    if (fam === 0) return this.#refuse(`not an IP address or CIDR: ${JSON.stringify(cidr)}`);
+    if (fam === 6 && !this.ipv6) return this.#refuse(`IPv6 ban of ${cidr} while IPv6 is off`);
+    if (!this.#queue.has(cidr) && this.#queue.size >= this.#maxQueue) {
+      this.#stats.dropped++;
+      if (!this.#overflowing) {
+        this.#overflowing = true;
+        this.#report(new KernelError(`ban queue full (${this.#maxQueue} pending); dropping bans until the ipset child catches up`));
+      }
+      return false;
+    }
+    this.#queue.delete(cidr);
+    this.#queue.set(cidr, { key: cidr, del, set: fam === 4 ? this.set4 : this.set6, cidr, deadline });
+    this.#pump();
+    return true;
+  }
+
+  #isIdle(): boolean {
+    return this.#queue.size === 0 && this.#inFlight.length === 0;
+  }
+
+  #pump(): void {
+    const child = this.#child;
+    if (child === null || child.stdin === null || !this.#writable) return;
+    if (this.#queue.size < this.#maxQueue) this.#overflowing = false;
+    let batch = '';
+    const now = performance.now();
+    for (const [key, op] of this.#queue) {
+      if (this.#inFlight.length >= this.#maxInFlight) break;
+      this.#queue.delete(key);
+      this.#inFlight.push(op);
+      batch += op.del
+        ? `del ${op.set} ${op.cidr} -exist\n`
+        : `add ${op.set} ${op.cidr} timeout ${timeoutSeconds(op.deadline, now)} -exist\n`;
+    }
+    if (batch === '') return;
+    if (!child.stdin.write(batch)) {
+      this.#writable = false;
+      child.stdin.once('drain', () => {
+        if (this.#child !== child) return;
+        this.#writable = true;
+        this.#pump();
+      });
+    }
+  }
+
+  #spawn(): void {
+    this.#respawnTimer = null;
+    if (this.#closed) return;
+    let child: ChildProcess;
+    try {
+      child = this.#runner.spawn(['sh', '-c', this.#shell]);
+    } catch (err) {
+      this.#report(err instanceof KernelError ? err : new KernelError(`cannot start ipset: ${String(err)}`, { cause: err }));
+      this.#scheduleRespawn();
+      return;
+    }
+    this.#child = child;
+    this.#out = '';
+    this.#sawPrompt = false;
+    this.#writable = true;
+    let gone = false;
+    const onGone = (why: string): void => {
+      if (gone) return;
+      gone = true;
+      this.#childGone(child, why);
+    };
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (text: string) => this.#onOutput(text));
+    // stderr is merged into stdout by the shell; anything here comes from
+    // the runner's prefix (e.g. `ip netns exec` failing) and is reported.
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => this.#report(new KernelError(`ipset child: ${text.trim()}`)));
+    child.stdin?.on('error', () => undefined);
+    child.on('error', (err) => onGone(err.message));
+    child.on('close', (code, signal) => onGone(signal !== null ? `signal ${signal}` : `exit status ${String(code)}`));
+    this.#pump();
+  }
+
+  #onOutput(text: string): void {
+    this.#out += text;
+    for (;;) {
+      const i = this.#out.indexOf(PROMPT);
+      if (i < 0) break;
+      const said = this.#out.slice(0, i).trim();
+      this.#out = this.#out.slice(i + PROMPT.length);
+      if (!this.#sawPrompt) {
+        // The prompt printed before the first line is read.
+        this.#sawPrompt = true;
+        if (said !== '') this.#report(new KernelError(`ipset: ${said}`));
+        continue;
+      }
+      const op = this.#inFlight.shift();
+      if (op === undefined) continue;
+      if (said === '') {
+        this.#stats.applied++;
+        this.#backoff = this.#backoffMin;
+      } else {
+        this.#stats.failed++;
+        this.#report(new KernelError(`ipset ${op.del ? 'del' : 'add'} ${op.set} ${op.cidr}: ${said.replace(/^ipset v[\d.]+: /, '')}`));
+      }
+    }
+    // The last prompt is followed by nothing until the next line is read;
+    // keep a possible partial prompt or message for the next chunk. Bound it:
+    // ipset's messages are a line each, so a runaway buffer means garbage.
+    if (this.#out.length > 65536) this.#out = this.#out.slice(-PROMPT.length);
+    this.#pump();
+    if (this.#isIdle()) for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #childGone(child: ChildProcess, why: string): void {
+    if (this.#child !== child) return;
+    this.#child = null;
+    for (const w of this.#exitWaiters.splice(0)) w();
+    if (this.#closed) return;
+    const said = this.#out.trim();
+    this.#report(new KernelError(`ipset child ended (${why})${said === '' ? '' : `: ${said}`}; restarting in ${this.#backoff} ms`));
+    // Unacknowledged lines may or may not have been applied; they are
+    // idempotent, so replay them first, unless a newer op for the address is queued.
+    const replay = this.#inFlight.filter((op) => !this.#queue.has(op.key));
+    this.#inFlight = [];
+    if (replay.length > 0) this.#queue = new Map([...replay.map((op): [string, Op] => [op.key, op]), ...this.#queue]);
+    this.#scheduleRespawn();
+  }
+
+  #scheduleRespawn(): void {
+    if (this.#closed || this.#respawnTimer !== null) return;
+    const delay = this.#backoff;
+    this.#backoff = Math.min(this.#backoffMax, this.#backoff * 2);
+    this.#stats.respawns++;
+    this.#respawnTimer = setTimeout(() => this.#spawn(), delay);
+  }
+}
+
+/** Entries of `set` from `ipset save`/`list -output save` text. */
+export function parseSaveEntries(text: string, set: string): BanEntry[] {
+  const out: BanEntry[] = [];
+  const head = `add ${set} `;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(head)) continue;
+    const [cidr, ...rest] = line.slice(head.length).trim().split(/\s+/);
+    if (cidr === undefined) continue;
+    const t = rest.indexOf('timeout');
+    const secs = t >= 0 ? Number(rest[t + 1]) : 0;
+    out.push({ cidr, secondsLeft: Number.isFinite(secs) ? secs : 0 });
+  }
+  return out;
+}

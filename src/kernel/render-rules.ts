@@ -1,0 +1,123 @@
+// The iptables-restore / ip6tables-restore / ipset scripts sipwall applies.
+//
+// Where the queue sits. Inbound SIP is sent to NFQUEUE from the *mangle*
+// table's INPUT chain, through our own chain SIPWALL. When userspace answers
+// NF_ACCEPT, nf_reinject() resumes at the next hook entry registered on the
+// same hook point (net/netfilter/nf_queue.c, "next_hook: ++i; nf_iterate()"):
+// for INPUT that is the filter table (priority NF_IP_PRI_FILTER = 0) after
+// mangle (NF_IP_PRI_MANGLE = -150). So the admin's own filter INPUT rules
+// still judge every packet we accept. Queuing from filter INPUT instead would
+// make our ACCEPT final for that table and skip the rest of the admin's INPUT
+// rules. (test/kernel/mangle-vs-filter.test.ts checks this on a real kernel.)
+// The price: mangle INPUT rules placed after our jump do not see queued
+// packets; mangle INPUT rarely holds anything but MARK/CONNMARK, which can
+// live in PREROUTING.
+//
+// Fail mode. failOpen (default) adds --queue-bypass: while no process is bound
+// to the queue (sipwall crashed, is restarting, or was never started) the
+// kernel treats the packet as if the queue rule were absent (nf_queue()
+// returns 1 on -ESRCH with NF_VERDICT_FLAG_QUEUE_BYPASS, and nf_hook_slow()
+// moves on), so the PBX keeps working, unfiltered. failOpen false omits it and
+// the kernel drops queued packets when nobody listens: the PBX is safe from
+// scanners but deaf to SIP until sipwall is back. Choose open where call
+// availability matters more than a few minutes of scanning, closed where an
+// exposed PBX must never be reachable unfiltered. (A full queue while bound is
+// a separate knob, NFQA_CFG_F_FAIL_OPEN, owned by the queue binding.)
+//
+// Bans. Banned sources are dropped in the *raw* table's PREROUTING, through
+// our chain SIPWALL-BAN matching the ipsets: before conntrack (raw runs at
+// NF_IP_PRI_RAW = -300, ahead of conntrack at -200) so a flood from a banned
+// source creates no conntrack entries, and before the queue so the engine
+// never sees it. banScope 'sip-ports' (default) limits the drop to the SIP
+// ports: a wrong ban must not lock the admin out of SSH. 'all' drops
+// everything from the source (including ICMP/ICMPv6 from it).
+//
+// Ports use -m udp/-m tcp --dport FROM:TO rather than multiport: one range
+// needs nothing more, iptables-nft turns it into a native nft payload match,
+// and iptables-save prints it back exactly as written.
+
+import { BAN_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
+
+export type Family = 4 | 6;
+
+export interface RenderedRules {
+  /** Script for iptables-restore --noflush. */
+  v4: string;
+  /** Script for ip6tables-restore --noflush; '' when ipv6 is off. */
+  v6: string;
+  /** Script for ipset restore: the two ban sets. */
+  ipset: string;
+}
+
+/** How many of our jumps each hook chain already holds, so install adds or removes until there is exactly one. */
+export interface JumpCounts {
+  ban: number;
+  queue: number;
+}
+
+const FRESH: JumpCounts = { ban: 0, queue: 0 };
+
+export const BAN_JUMP = `-j ${BAN_CHAIN}`;
+export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** Lines that make `hook` hold exactly one `jump`, inserted first when absent. */
+function jumpLines(hook: string, jump: string, present: number): string[] {
+  if (present === 0) return [`-I ${hook} 1 ${jump}`];
+  // Duplicates left by an older crash: -D removes the first match each time.
+  return Array.from({ length: present - 1 }, () => `-D ${hook} ${jump}`);
+}
+
+/** The restore script for one family, given the jumps already in place. */
+export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCounts = FRESH): string {
+  const set = family === 4 ? opts.set4 : opts.set6;
+  const dports = `--dport ${opts.ports.from}:${opts.ports.to}`;
+  const lines: string[] = [];
+
+  lines.push('*raw', `:${BAN_CHAIN} - [0:0]`);
+  if (opts.banScope === 'all') {
+    lines.push(`-A ${BAN_CHAIN} -m set --match-set ${set} src -j DROP`);
+  } else {
+    for (const proto of ['udp', 'tcp']) {
+      lines.push(`-A ${BAN_CHAIN} -p ${proto} -m set --match-set ${set} src -m ${proto} ${dports} -j DROP`);
+    }
+  }
+  lines.push(...jumpLines('PREROUTING', BAN_JUMP, jumps.ban), 'COMMIT');
+
+  lines.push('*mangle', `:${QUEUE_CHAIN} - [0:0]`);
+  if (opts.trustSkipQueue) {
+    // mark/mark: trusted means all of our bits are set, whatever the admin
+    // keeps in the other bits of the conntrack mark.
+    lines.push(`-A ${QUEUE_CHAIN} -m connmark --mark ${hex(opts.trustMark)}/${hex(opts.trustMark)} -j RETURN`);
+  }
+  const bypass = opts.failOpen ? ' --queue-bypass' : '';
+  for (const proto of ['udp', 'tcp']) {
+    lines.push(`-A ${QUEUE_CHAIN} -p ${proto} -m ${proto} ${dports} -j NFQUEUE --queue-num ${opts.queueNum}${bypass}`);
+  }
+  lines.push(...jumpLines('INPUT', QUEUE_JUMP, jumps.queue), 'COMMIT');
+  return lines.join('\n') + '\n';
+}
+
+/** The `create` line for one ban set ("timeout 0": entries carry their own timeout, none by default). */
+export function renderSetCreate(name: string, family: Family, maxElem: number): string {
+  return `create ${name} hash:net family ${family === 4 ? 'inet' : 'inet6'} maxelem ${maxElem} timeout 0`;
+}
+
+/**
+ * The exact scripts installRules applies on a host where nothing of sipwall
+ * is present yet (on a host with leftovers, installRules adjusts only the
+ * jump lines and skips creating sets that already exist). Pure: needs no root.
+ */
+export function renderRules(input: KernelOptionsInput | KernelOptions): RenderedRules {
+  const opts = validateKernelOptions(input);
+  const sets = [renderSetCreate(opts.set4, 4, opts.setMaxElem)];
+  if (opts.ipv6) sets.push(renderSetCreate(opts.set6, 6, opts.setMaxElem));
+  return {
+    v4: renderFamily(opts, 4),
+    v6: opts.ipv6 ? renderFamily(opts, 6) : '',
+    ipset: sets.join('\n') + '\n',
+  };
+}

@@ -1,0 +1,76 @@
+import t from 'tap';
+import { renderRules } from '../../src/kernel/render-rules.js';
+
+const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
+
+/** The lines of one table's section. */
+function section(script: string, table: string): string[] {
+  const all = lines(script);
+  const start = all.indexOf(`*${table}`);
+  if (start < 0) return [];
+  return all.slice(start, all.indexOf('COMMIT', start) + 1);
+}
+
+t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
+  const r = renderRules({});
+  for (const [script, set] of [[r.v4, 'sipwall-ban4'], [r.v6, 'sipwall-ban6']] as const) {
+    const raw = section(script, 'raw');
+    t.same(raw, [
+      '*raw',
+      ':SIPWALL-BAN - [0:0]',
+      `-A SIPWALL-BAN -p udp -m set --match-set ${set} src -m udp --dport 5060:5082 -j DROP`,
+      `-A SIPWALL-BAN -p tcp -m set --match-set ${set} src -m tcp --dport 5060:5082 -j DROP`,
+      '-I PREROUTING 1 -j SIPWALL-BAN',
+      'COMMIT',
+    ]);
+    const mangle = section(script, 'mangle');
+    t.same(mangle, [
+      '*mangle',
+      ':SIPWALL - [0:0]',
+      '-A SIPWALL -m connmark --mark 0x5157/0x5157 -j RETURN',
+      '-A SIPWALL -p udp -m udp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      '-A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      '-I INPUT 1 -j SIPWALL',
+      'COMMIT',
+    ]);
+    t.same(section(script, 'filter'), [], 'nothing in the filter table');
+    t.notOk(script.includes('-F ') || script.includes('-X '), 'never flushes or deletes a chain by command');
+  }
+  t.same(lines(r.ipset), [
+    'create sipwall-ban4 hash:net family inet maxelem 131072 timeout 0',
+    'create sipwall-ban6 hash:net family inet6 maxelem 131072 timeout 0',
+  ]);
+  t.notMatch(r.v4, /sipwall-ban6/);
+  t.notMatch(r.v6, /sipwall-ban4/);
+});
+
+t.test('options change the right lines', async (t) => {
+  const r = renderRules({
+    ports: '5070-5071',
+    queueNum: 201,
+    failOpen: false,
+    trustMark: 0x10,
+    banScope: 'all',
+    ipv6: false,
+    setMaxElem: 1000,
+    set4: 'b4',
+  });
+  t.equal(r.v6, '', 'no IPv6 script');
+  t.same(lines(r.ipset), ['create b4 hash:net family inet maxelem 1000 timeout 0']);
+  const raw = section(r.v4, 'raw');
+  t.same(raw.filter((l) => l.startsWith('-A SIPWALL-BAN')), ['-A SIPWALL-BAN -m set --match-set b4 src -j DROP'], 'banScope all: any protocol and port');
+  const mangle = section(r.v4, 'mangle');
+  t.ok(mangle.includes('-A SIPWALL -m connmark --mark 0x10/0x10 -j RETURN'));
+  t.ok(mangle.includes('-A SIPWALL -p udp -m udp --dport 5070:5071 -j NFQUEUE --queue-num 201'), 'fail closed: no --queue-bypass');
+  t.notMatch(r.v4, /queue-bypass/);
+});
+
+t.test('trustSkipQueue false drops the RETURN rule', async (t) => {
+  const r = renderRules({ trustSkipQueue: false });
+  t.notMatch(r.v4, /connmark/);
+  t.equal(section(r.v4, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 2);
+});
+
+t.test('invalid options are refused before rendering', async (t) => {
+  t.throws(() => renderRules({ set4: 'x y' }), { code: 'SIPWALL_ERR_CONFIG' });
+});
