@@ -7,6 +7,7 @@ export { installRules, removeRules, type InstallReport, type RemoveReport } from
 export { findInstalled, type FamilyInstall, type InstalledState, type SetInfo } from './installed-rules.js';
 export {
   BAN_CHAIN,
+  MARK_CHAIN,
   DEFAULT_KERNEL_OPTIONS,
   QUEUE_CHAIN,
   validateKernelOptions,

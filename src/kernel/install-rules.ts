@@ -14,13 +14,14 @@ import { CommandRunner, DEFAULT_RUNNER } from './command-runner.js';
 import { familyPresent, findInstalled, readSets, type FamilyInstall, type InstalledState, type SetInfo } from './installed-rules.js';
 import {
   BAN_CHAIN,
+  MARK_CHAIN,
   QUEUE_CHAIN,
   SWAP_SUFFIX,
   validateKernelOptions,
   type KernelOptions,
   type KernelOptionsInput,
 } from './kernel-options.js';
-import { BAN_JUMP, QUEUE_JUMP, renderFamily, renderSetCreate, type Family } from './render-rules.js';
+import { BAN_JUMP, MARK_JUMP, QUEUE_JUMP, renderFamily, renderSetCreate, type Family } from './render-rules.js';
 
 export interface InstallReport {
   /** Our chains or jumps were already present (a crashed or still-running earlier start) and were replaced. */
@@ -61,6 +62,7 @@ export function renderRemoval(f: FamilyInstall | null): string {
   };
   section('raw', 'PREROUTING', BAN_JUMP, BAN_CHAIN, f.banJumps, f.banChain !== null);
   section('mangle', 'INPUT', QUEUE_JUMP, QUEUE_CHAIN, f.queueJumps, f.queueChain !== null);
+  section('security', 'INPUT', MARK_JUMP, MARK_CHAIN, f.markJumps, f.markChain !== null);
   return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }
 
@@ -183,12 +185,12 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
     }
     const v4 = state.v4;
     await runner.check([RESTORE[4], ...RESTORE_ARGS], {
-      input: renderFamily(opts, 4, { ban: v4.banJumps, queue: v4.queueJumps }),
+      input: renderFamily(opts, 4, { ban: v4.banJumps, queue: v4.queueJumps, mark: v4.markJumps }),
     });
     if (opts.ipv6) {
       const v6 = state.v6 as FamilyInstall;
       await runner.check([RESTORE[6], ...RESTORE_ARGS], {
-        input: renderFamily(opts, 6, { ban: v6.banJumps, queue: v6.queueJumps }),
+        input: renderFamily(opts, 6, { ban: v6.banJumps, queue: v6.queueJumps, mark: v6.markJumps }),
       });
     } else {
       // ipv6 turned off since the last run: its rules must not linger.
@@ -230,7 +232,8 @@ export async function removeRules(input: KernelOptionsInput | KernelOptions, run
     const tag = family === 4 ? '' : 'ip6 ';
     if (f.banChain !== null) report.removedChains.push(`${tag}raw ${BAN_CHAIN}`);
     if (f.queueChain !== null) report.removedChains.push(`${tag}mangle ${QUEUE_CHAIN}`);
-    report.removedJumps += f.banJumps + f.queueJumps;
+    if (f.markChain !== null) report.removedChains.push(`${tag}security ${MARK_CHAIN}`);
+    report.removedJumps += f.banJumps + f.queueJumps + f.markJumps;
   }
   const names = new Set([opts.set4, opts.set6, ...state.v4.setsReferenced, ...(state.v6?.setsReferenced ?? [])]);
   for (const n of [...names]) names.add(n + SWAP_SUFFIX);

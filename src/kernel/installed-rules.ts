@@ -5,8 +5,8 @@
 
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
-import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, QUEUE_CHAIN } from './kernel-options.js';
-import { BAN_JUMP, QUEUE_JUMP, type Family } from './render-rules.js';
+import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, MARK_CHAIN, QUEUE_CHAIN } from './kernel-options.js';
+import { BAN_JUMP, MARK_JUMP, QUEUE_JUMP, type Family } from './render-rules.js';
 
 export interface SavedTable {
   /** Chain name -> policy ('-' for user chains). */
@@ -47,6 +47,10 @@ export interface FamilyInstall {
   queueJumps: number;
   /** Count of "-A PREROUTING -j SIPWALL-BAN" in raw. */
   banJumps: number;
+  /** Rules of SIPWALL-MARK in security, or null when absent. */
+  markChain: string[] | null;
+  /** Count of "-A INPUT -j SIPWALL-MARK" in security. */
+  markJumps: number;
   /** Other rules that jump to our chains (not ours: removal refuses to break them). */
   foreignRefs: string[];
   /** Set names our SIPWALL-BAN chain matches. */
@@ -78,6 +82,7 @@ export interface InstalledState {
 function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   const raw = tables.get('raw');
   const mangle = tables.get('mangle');
+  const security = tables.get('security');
   const chainRules = (t: SavedTable | undefined, chain: string): string[] | null => {
     if (t === undefined || !t.chains.has(chain)) return null;
     const head = `-A ${chain} `;
@@ -102,7 +107,10 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
     banChain,
     queueJumps: count(mangle, `-A INPUT ${QUEUE_JUMP}`),
     banJumps: count(raw, `-A PREROUTING ${BAN_JUMP}`),
+    markChain: chainRules(security, MARK_CHAIN),
+    markJumps: count(security, `-A INPUT ${MARK_JUMP}`),
     foreignRefs: [
+      ...foreign(security, 'security', MARK_CHAIN, `-A INPUT ${MARK_JUMP}`),
       ...foreign(raw, 'raw', BAN_CHAIN, `-A PREROUTING ${BAN_JUMP}`),
       ...foreign(mangle, 'mangle', QUEUE_CHAIN, `-A INPUT ${QUEUE_JUMP}`),
     ],
@@ -111,7 +119,10 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
 }
 
 export function familyPresent(f: FamilyInstall | null): boolean {
-  return f !== null && (f.queueChain !== null || f.banChain !== null || f.queueJumps > 0 || f.banJumps > 0);
+  return (
+    f !== null &&
+    (f.queueChain !== null || f.banChain !== null || f.markChain !== null || f.queueJumps > 0 || f.banJumps > 0 || f.markJumps > 0)
+  );
 }
 
 /** Read one family's rules; null when that family's tools are missing or the kernel refuses (IPv6 disabled). */

@@ -41,6 +41,8 @@ export interface KernelOptions {
 /** The iptables chains sipwall owns; fixed, so a crashed run's leftovers are always found. */
 export const QUEUE_CHAIN = 'SIPWALL';
 export const BAN_CHAIN = 'SIPWALL-BAN';
+/** security INPUT: copies the trust mark from the packet to its connection (see render-rules.ts). */
+export const MARK_CHAIN = 'SIPWALL-MARK';
 
 /** ipset's largest timeout: IPSET_MAX_TIMEOUT = (UINT_MAX >> 1) / MSEC_PER_SEC (include/linux/netfilter/ipset/ip_set_timeout.h). */
 export const IPSET_MAX_TIMEOUT = 2147483;

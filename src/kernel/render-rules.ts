@@ -32,11 +32,21 @@
 // ports: a wrong ban must not lock the admin out of SSH. 'all' drops
 // everything from the source (including ICMP/ICMPv6 from it).
 //
+// Trust mark. A trusted verdict marks the packet (NFQA_MARK); where the kernel
+// has the nfnetlink conntrack glue (CONFIG_NETFILTER_NETLINK_GLUE_CT) it also
+// sets the connmark directly, but many kernels lack it. So a rule in the
+// *security* table's INPUT (priority NF_IP_PRI_SECURITY = 50, after mangle
+// and filter) copies the mark bits to the connection: --set-xmark M/M (what
+// iptables-save prints for --or-mark M) sets our bits and keeps the admin's
+// other connmark bits. Later packets of that connection
+// then match the connmark RETURN in SIPWALL and skip the queue. The security
+// table is otherwise used only by SELinux/secmark rules, which are untouched.
+//
 // Ports use -m udp/-m tcp --dport FROM:TO rather than multiport: one range
 // needs nothing more, iptables-nft turns it into a native nft payload match,
 // and iptables-save prints it back exactly as written.
 
-import { BAN_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
+import { BAN_CHAIN, MARK_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
 
 export type Family = 4 | 6;
 
@@ -53,12 +63,14 @@ export interface RenderedRules {
 export interface JumpCounts {
   ban: number;
   queue: number;
+  mark: number;
 }
 
-const FRESH: JumpCounts = { ban: 0, queue: 0 };
+const FRESH: JumpCounts = { ban: 0, queue: 0, mark: 0 };
 
 export const BAN_JUMP = `-j ${BAN_CHAIN}`;
 export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
+export const MARK_JUMP = `-j ${MARK_CHAIN}`;
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
@@ -98,6 +110,11 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
     lines.push(`-A ${QUEUE_CHAIN} -p ${proto} -m ${proto} ${dports} -j NFQUEUE --queue-num ${opts.queueNum}${bypass}`);
   }
   lines.push(...jumpLines('INPUT', QUEUE_JUMP, jumps.queue), 'COMMIT');
+
+  const mark = `${hex(opts.trustMark)}/${hex(opts.trustMark)}`;
+  lines.push('*security', `:${MARK_CHAIN} - [0:0]`);
+  lines.push(`-A ${MARK_CHAIN} -m mark --mark ${mark} -j CONNMARK --set-xmark ${mark}`);
+  lines.push(...jumpLines('INPUT', MARK_JUMP, jumps.mark), 'COMMIT');
   return lines.join('\n') + '\n';
 }
 

@@ -40,8 +40,25 @@ function addAdminRules(ns: Ns): void {
   ns.exec(['iptables', '-t', 'filter', '-A', 'INPUT', '-m', 'set', '--match-set', 'admin-set', 'src', '-j', 'DROP']);
 }
 
+/**
+ * A table holding only built-in chains with policy ACCEPT and no rules has no
+ * effect on any packet; iptables-nft creates one the first time a rule goes
+ * into a table and never deletes it. Such tables are left out of snapshots.
+ */
+function withoutEmptyTables(save: string): string {
+  const out: string[] = [];
+  let block: string[] = [];
+  for (const l of save.split('\n')) {
+    block.push(l);
+    if (l !== 'COMMIT') continue;
+    if (!block.every((b) => /^(\*\w+|COMMIT|:[A-Z]+ ACCEPT \[0:0\])$/.test(b))) out.push(...block);
+    block = [];
+  }
+  return [...out, ...block].join('\n');
+}
+
 function snapshot(ns: Ns): { v4: string; v6: string; sets: string[] } {
-  return { v4: ns.save(4), v6: ns.save(6), sets: ns.ipsetNames() };
+  return { v4: withoutEmptyTables(ns.save(4)), v6: withoutEmptyTables(ns.save(6)), sets: ns.ipsetNames() };
 }
 
 t.test('install twice: one copy of everything', async (t) => {
@@ -131,8 +148,11 @@ t.test('remove restores exactly the ruleset before install; admin rules untouche
   const rep = await removeRules(OPTS, ns.runner);
   t.same(rep, {
     changed: true,
-    removedChains: ['raw SIPWALL-BAN', 'mangle SIPWALL', 'ip6 raw SIPWALL-BAN', 'ip6 mangle SIPWALL'],
-    removedJumps: 4,
+    removedChains: [
+      'raw SIPWALL-BAN', 'mangle SIPWALL', 'security SIPWALL-MARK',
+      'ip6 raw SIPWALL-BAN', 'ip6 mangle SIPWALL', 'ip6 security SIPWALL-MARK',
+    ],
+    removedJumps: 6,
     destroyedSets: ['sipwall-ban4', 'sipwall-ban6'],
     keptSets: [],
   });
@@ -163,7 +183,7 @@ t.test('fresh namespace: install + remove leaves at most empty built-in tables',
   const after = snapshot(ns);
   t.same(after.sets, before.sets);
   for (const s of [after.v4, after.v6]) {
-    const meaningful = s.split('\n').filter((l) => !/^(\*\w+|COMMIT|:[A-Z]+ ACCEPT \[0:0\])$/.test(l));
+    const meaningful = s.split('\n').filter((l) => l !== '' && !/^(\*\w+|COMMIT|:[A-Z]+ ACCEPT \[0:0\])$/.test(l));
     t.same(meaningful, [], 'no rules, no user chains, no non-ACCEPT policy left');
   }
 });
