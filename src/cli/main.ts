@@ -5,11 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { EXIT_CODES, SipwallError, UsageError } from '../errors.js';
 import { runCheck } from './check-command.js';
+import { runCleanup, runRules } from './rules-command.js';
+import { runStart } from './start-command.js';
 
 type Command = (argv: string[], out: (s: string) => void, err: (s: string) => void) => number | Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; about: string }> = {
+  start: { run: runStart, about: 'go inline: install kernel rules, bind the queue, judge SIP until stopped' },
   check: { run: runCheck, about: 'judge capture or SIP message files offline, print JSON per packet' },
+  rules: { run: runRules, about: 'print the kernel rules sipwall would install (--print), no root needed' },
+  cleanup: { run: runCleanup, about: 'remove every kernel rule and ban set sipwall installed' },
 };
 
 function version(): string {

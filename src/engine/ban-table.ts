@@ -49,6 +49,11 @@ export class BanTable {
     return r;
   }
 
+  /** The record of a source, banned or not, without counting a hit or touching recency. */
+  peek(key: SourceKey): BanRecord | undefined {
+    return this.lru.peek(key);
+  }
+
   /**
    * Bans a source, escalating if it was banned before within the memory
    * window. Returns the ban's duration in seconds.

@@ -2,6 +2,7 @@
 // strings, CIDR sets, milliseconds. Done once per (re)load, never per packet.
 
 import { CidrSet, parseCidr } from '../packet/address.js';
+import { NeedleSet } from '../engine/needle-set.js';
 import { lowerBytes } from '../sip/bytes.js';
 import type { Action, Config, FingerprintField } from './config-types.js';
 
@@ -36,6 +37,8 @@ export interface CompiledRules {
   blocked: CidrSet;
   ipv6PrefixLength: number;
   userAgents: CompiledUserAgent[];
+  /** All enabled User-Agent needles, matched in one pass; index = userAgents index. */
+  userAgentSet: NeedleSet;
   fingerprints: CompiledFingerprint[];
   /** Index RL_REGISTER, RL_INVITE, RL_ALL. */
   rateLimits: CompiledRateLimit[];
@@ -89,6 +92,7 @@ export function compileRules(config: Config): CompiledRules {
     blocked: cidrSet(config.blocked),
     ipv6PrefixLength: config.ipv6PrefixLength,
     userAgents,
+    userAgentSet: new NeedleSet(userAgents.map((u) => u.needle)),
     fingerprints,
     rateLimits: [rl.register, rl.invite, rl.all].map((r) => ({ limit: r.limit, windowMs: r.windowSeconds * 1000 })),
     bans: config.bans,

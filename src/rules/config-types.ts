@@ -44,6 +44,24 @@ export interface Config {
   strict: boolean;
   policy: { stun: Action; nonSip: Action; invalidSip: Action };
   maxTrackedSources: number;
+  inline: InlineConfig;
+}
+
+/** How sipwall sits inline: kernel rules and the queue (see rules/README.md). */
+export interface InlineConfig {
+  ports: string;
+  queueNum: number;
+  failOpen: boolean;
+  trustSkipQueue: boolean;
+  trustMark: number;
+  banScope: 'sip-ports' | 'all';
+  ipv6: boolean;
+  banSetMaxElem: number;
+  queueMaxLen: number;
+  copyRange: number;
+  socketBufferBytes: number;
+  batchSize: number;
+  hotMaxEntries: number;
 }
 
 /** Where each piece of a loaded configuration came from, for messages and `sipwall status`. */

@@ -71,10 +71,32 @@ export const SCHEMA: Spec = {
       required: ['stun', 'nonSip', 'invalidSip'],
     },
     maxTrackedSources: { t: 'int', min: 1024, max: 50_000_000 },
+    inline: {
+      t: 'object',
+      fields: {
+        ports: { t: 'text', minLen: 1, maxLen: 11, printable: true },
+        queueNum: { t: 'int', min: 0, max: 65535 },
+        failOpen: { t: 'bool' },
+        trustSkipQueue: { t: 'bool' },
+        trustMark: { t: 'int', min: 1, max: 0xffffffff },
+        banScope: { t: 'enum', values: ['sip-ports', 'all'] },
+        ipv6: { t: 'bool' },
+        banSetMaxElem: { t: 'int', min: 1024, max: 16_777_216 },
+        queueMaxLen: { t: 'int', min: 1, max: 1_048_576 },
+        copyRange: { t: 'int', min: 64, max: 65535 },
+        socketBufferBytes: { t: 'int', min: 65536, max: 1 << 30 },
+        batchSize: { t: 'int', min: 1, max: 1024 },
+        hotMaxEntries: { t: 'int', min: 1024, max: 16_777_216 },
+      },
+      required: [
+        'ports', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'banScope', 'ipv6', 'banSetMaxElem',
+        'queueMaxLen', 'copyRange', 'socketBufferBytes', 'batchSize', 'hotMaxEntries',
+      ],
+    },
   },
   required: [
     'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
-    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources',
+    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'inline',
   ],
 };
 
@@ -227,6 +249,9 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
     r.enabled ??= true;
     r.note ??= '';
   }
+  if (!/^\d{1,5}([-:]\d{1,5})?$/.test(cfg.inline.ports)) fail(ctx, 'inline.ports', `must be a port or a range like 5060-5082, got ${JSON.stringify(cfg.inline.ports)}`);
+  const [lo, hi = lo] = cfg.inline.ports.split(/[-:]/).map(Number) as [number, number?];
+  if (lo < 1 || hi > 65535 || lo > hi) fail(ctx, 'inline.ports', `must be an ordered range within 1-65535, got ${cfg.inline.ports}`);
   if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) fail(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`);
   return cfg;
 }

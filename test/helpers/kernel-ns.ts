@@ -159,7 +159,7 @@ export function createPair(t: Teardown, tag: string): NsPair {
 }
 
 /** Lines of a child's stdout, with waiting for one that matches. */
-class Lines {
+export class Lines {
   readonly lines: string[] = [];
   #buf = '';
   #waiters: Array<() => void> = [];

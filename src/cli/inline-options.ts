@@ -1,0 +1,38 @@
+// Maps the `inline` section of the rules file to the kernel and queue
+// options, so `sipwall start`, `rules --print` and `cleanup` agree on what
+// is installed. Both option sets are validated again by their own modules.
+
+import { validateKernelOptions, type KernelOptions } from '../kernel/index.js';
+import type { QueueOptions } from '../queue/queue-options.js';
+import type { Config } from '../rules/config-types.js';
+
+export function kernelOptions(cfg: Config): KernelOptions {
+  const i = cfg.inline;
+  return validateKernelOptions(
+    {
+      ports: i.ports,
+      queueNum: i.queueNum,
+      failOpen: i.failOpen,
+      trustMark: i.trustMark,
+      trustSkipQueue: i.trustSkipQueue,
+      banScope: i.banScope,
+      ipv6: i.ipv6,
+      setMaxElem: i.banSetMaxElem,
+    },
+    'inline',
+  );
+}
+
+export function queueOptions(cfg: Config): Partial<QueueOptions> {
+  const i = cfg.inline;
+  return {
+    queueNum: i.queueNum,
+    maxLen: i.queueMaxLen,
+    copyRange: i.copyRange,
+    failOpen: i.failOpen,
+    rcvBufBytes: i.socketBufferBytes,
+    batchSize: i.batchSize,
+    trustMark: i.trustMark,
+    hotMaxEntries: i.hotMaxEntries,
+  };
+}

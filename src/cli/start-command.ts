@@ -1,0 +1,131 @@
+// `sipwall start`: runs inline in the foreground (systemd-friendly, JSON logs
+// on stdout). Order matters for the PBX:
+//   1. load and validate the rules, check privilege: nothing changed yet;
+//   2. bind the queue (so no packet is diverted to an unbound queue);
+//   3. install the kernel rules (packets start flowing to us);
+//   4. open the ban stream to ipset.
+// On SIGTERM/SIGINT: remove the rules first (SIP stops being diverted), then
+// close the queue (what is still queued is accepted) and the ban stream: the
+// host is left as it was found. On SIGHUP: reload the rules, keep all state;
+// a bad file is refused and the old rules stay in force. If the process is
+// killed, the kernel rules stay and the configured fail mode applies
+// (fail-open: --queue-bypass lets SIP through; fail-closed: SIP is dropped)
+// until the next start, which finds and replaces them.
+
+import { Engine } from '../engine/engine.js';
+import { SipwallError } from '../errors.js';
+import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
+import { NfQueue } from '../queue/nfqueue.js';
+import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
+import { compileRules } from '../rules/compile-rules.js';
+import { loadConfig, type LoadOptions } from '../rules/load-config.js';
+import { kernelOptions, queueOptions } from './inline-options.js';
+import { Logger } from './logger.js';
+import { parseFlags } from './parse-flags.js';
+
+export const START_HELP = `Usage: sipwall start [options]
+
+Puts sipwall inline: installs the kernel rules, binds the NFQUEUE and judges
+SIP until stopped. Runs in the foreground and logs JSON lines to stdout.
+Needs root or CAP_NET_ADMIN.
+
+Signals: SIGTERM/SIGINT stop and remove every rule sipwall installed;
+SIGHUP reloads the rules file (a bad file is refused, the old rules stay).
+
+Options:
+  -c, --config FILE   the admin's rules file (default /etc/sipwall/sipwall.yaml if present)
+      --defaults      use the shipped defaults only
+  -h, --help          this text`;
+
+export function configSource(values: { config?: string | undefined; defaults?: boolean | undefined }, command: string): LoadOptions {
+  if (values.config !== undefined && values.defaults === true) {
+    throw new SipwallError(`sipwall ${command}: --config and --defaults exclude each other`, 'SIPWALL_ERR_USAGE');
+  }
+  return { configFile: values.defaults === true ? null : values.config };
+}
+
+export async function runStart(argv: string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseFlags('start', argv, { config: { type: 'string', short: 'c' }, defaults: { type: 'boolean' } });
+  if (values.help === true) {
+    out(START_HELP);
+    return 0;
+  }
+  const source = configSource(values, 'start');
+  const loaded = loadConfig(source);
+  checkPrivilege();
+  const log = new Logger();
+  for (const w of loaded.warnings) log.warn('config-warning', { message: w });
+  const kopts = kernelOptions(loaded.config);
+  const engine = new Engine(compileRules(loaded.config));
+
+  // The loop needs the queue's hot table, the queue needs the loop's callback.
+  let queue: NfQueue | null = null;
+  const hot: HotTable = { hotSet: (a, f, v, ttl) => queue !== null && !queue.closed && queue.hotSet(a, f, v, ttl) };
+  let bans: BanSet | null = null;
+  const pending: Array<[string, number]> = [];
+  const banSink = {
+    add: (cidr: string, seconds: number): boolean => {
+      if (bans === null) {
+        pending.push([cidr, seconds]); // between queue open and ipset ready: keep, apply once it is
+        return true;
+      }
+      return bans.add(cidr, seconds);
+    },
+  };
+  const loop = new VerdictLoop(engine, hot, banSink, log);
+  queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
+  try {
+    await installRules(kopts);
+  } catch (e) {
+    queue.close();
+    throw e;
+  }
+  bans = new BanSet({
+    set4: kopts.set4,
+    set6: kopts.set6,
+    ipv6: kopts.ipv6,
+    onError: (e) => log.error('ban-set', { message: e.message }),
+  });
+  for (const [cidr, s] of pending.splice(0)) bans.add(cidr, s);
+  log.lifecycle('start', {
+    pid: process.pid,
+    files: loaded.files,
+    queue: kopts.queueNum,
+    ports: `${kopts.ports.from}-${kopts.ports.to}`,
+    failMode: kopts.failOpen ? 'open' : 'closed',
+    conntrackMark: queue.conntrackMark,
+  });
+
+  const reload = (): void => {
+    try {
+      const next = loadConfig(source);
+      engine.setRules(compileRules(next.config));
+      if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
+        log.warn('reload-inline-ignored', { message: 'the inline section changed: restart sipwall to apply it' });
+      }
+      log.lifecycle('reload', { files: next.files });
+    } catch (e) {
+      log.error('reload-refused', { message: (e as Error).message, kept: 'previous rules' });
+    }
+  };
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.on('SIGHUP', reload);
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  process.removeListener('SIGHUP', reload);
+  log.lifecycle('stopping', { signal });
+  let code = 0;
+  try {
+    await removeRules(kopts);
+  } catch (e) {
+    code = 71;
+    log.error('cleanup-failed', { message: (e as Error).message, hint: 'run sipwall cleanup' });
+  }
+  queue.close();
+  await bans.close();
+  const s = queue.stats();
+  log.lifecycle('stop', { packets: s.packets, toJs: s.toJs, hotDrop: s.hotDrop, hotAccept: s.hotAccept + s.hotTrust, bans: loop.counters.bans });
+  return code;
+}

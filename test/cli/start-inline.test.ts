@@ -1,0 +1,163 @@
+// `sipwall start` end to end in network namespaces: real iptables, a real
+// NFQUEUE, the native addon, the engine, real UDP and TCP SIP from a client
+// namespace to a PBX stand-in. Needs root (CI runs as root).
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { HOST4, HOST6, PEER_A4, PEER_B4, SipLab, withCallId, type SipwallProc } from '../helpers/sip-lab.js';
+import { samples } from '../helpers/engine-fixtures.js';
+
+const SECRET = 'secret-7f3a.pbx.example.com';
+const scanner = samples('friendly-scanner').find((s) => s.name.includes('register'))!.data;
+const phone = samples('rate-register')[0]!.data; // a plain REGISTER with a real phone's UA
+const toSecret = samples('_legit').find((s) => s.name.includes('secret'))!.data;
+const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+// A peer address in its own /64, so banning it per /64 (the default) bans no one else.
+const PEER_C6 = 'fd78:1::2';
+
+let ids = 0;
+const cid = (tag: string): string => `${tag}-${process.pid}-${ids++}`;
+
+function config(extra = ''): string {
+  return `secretHosts: [${SECRET}]
+rateLimits:
+  register: {limit: 5, windowSeconds: 60}
+bans: {baseSeconds: 3, factor: 1, maxSeconds: 3}
+inline: {queueNum: 310}
+${extra}`;
+}
+
+async function stop(p: SipwallProc): Promise<number | null> {
+  if (p.child.exitCode !== null) return p.child.exitCode;
+  const done = new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));
+  p.child.kill('SIGTERM');
+  return Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+}
+
+/** Sends a message over UDP; true if the PBX got it. A miss is confirmed by a later message that did arrive. */
+async function udpDelivered(lab: SipLab, src: string, dst: string, msg: Buffer, control: { src: string; msg: Buffer }): Promise<boolean> {
+  const id = cid('u');
+  await lab.send('udp', src, dst, [withCallId(msg, id)]);
+  if (await lab.received(id, 400)) return true;
+  const c = cid('c');
+  await lab.send('udp', control.src, dst, [withCallId(control.msg, c)]);
+  if (!(await lab.received(c, 5000))) throw new Error(`control message from ${control.src} did not arrive`);
+  return lab.received(id, 200);
+}
+
+function ipsetHas(lab: SipLab, set: string, entry: string): boolean {
+  const out = lab.pair.host.exec(['ipset', 'list', set]);
+  return out.split('\n').some((l) => l.startsWith(`${entry} `) || l === entry);
+}
+
+t.test('UDP, IPv4 and IPv6: scanner dropped and banned in the kernel set, secret-host phone accepted and trusted', async (t) => {
+  const lab = await SipLab.start(t, 'st1');
+  lab.pair.peer.exec(['ip', 'addr', 'add', `${PEER_C6}/64`, 'dev', 'vp', 'nodad']);
+  lab.pair.host.exec(['ip', '-6', 'route', 'add', 'fd78:1::/64', 'dev', 'vh']);
+  const sw = await lab.sipwall(config());
+  t.teardown(() => stop(sw));
+  const control = { src: PEER_B4, msg: toSecret };
+
+  t.ok(await udpDelivered(lab, PEER_B4, HOST4, toSecret, control), 'the phone naming the secret host gets through');
+  t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'trust' && e['source'] === PEER_B4)), 'and is trusted (logged)');
+
+  t.notOk(await udpDelivered(lab, PEER_A4, HOST4, scanner, control), 'friendly-scanner REGISTER dropped');
+  t.ok(await lab.until(() => ipsetHas(lab, 'sipwall-ban4', PEER_A4)), 'its source is in sipwall-ban4');
+  const ban = sw.events().find((e) => e['event'] === 'ban' && e['source'] === PEER_A4);
+  t.match(ban, { reason: 'scanner-ua', rule: 'friendly-scanner', seconds: 3 }, 'ban logged with reason and rule');
+  t.notOk(await udpDelivered(lab, PEER_A4, HOST4, phone, control), 'everything else from it is dropped too');
+  t.ok(Number(lab.pair.host.exec(['iptables-save', '-c', '-t', 'raw']).match(/\[(\d+):\d+\] -A SIPWALL-BAN -p udp/)?.[1]) > 0, 'by the raw-table ipset rule, before the queue');
+
+  const c6 = { src: 'fd77::3', msg: toSecret };
+  t.ok(await udpDelivered(lab, 'fd77::3', HOST6, toSecret, c6), 'IPv6 phone naming the secret host gets through');
+  t.notOk(await udpDelivered(lab, PEER_C6, HOST6, scanner, c6), 'IPv6 scanner dropped');
+  t.ok(await lab.until(() => ipsetHas(lab, 'sipwall-ban6', 'fd78:1::/64')), 'its /64 is in sipwall-ban6');
+});
+
+t.test('rate limit enforced, then the ban expires in the engine, the hot table and the kernel set', async (t) => {
+  const lab = await SipLab.start(t, 'st2');
+  const sw = await lab.sipwall(config());
+  t.teardown(() => stop(sw));
+  const control = { src: PEER_B4, msg: toSecret };
+  let delivered = 0;
+  for (let i = 0; i < 6; i++) if (await udpDelivered(lab, PEER_A4, HOST4, phone, control)) delivered++;
+  t.equal(delivered, 5, 'REGISTER limit 5 per 60 s: five get through, the sixth does not');
+  t.ok(sw.events().some((e) => e['event'] === 'ban' && e['reason'] === 'rate-register'), 'banned for rate-register');
+  t.ok(ipsetHas(lab, 'sipwall-ban4', PEER_A4), 'in the kernel set');
+  await new Promise((r) => setTimeout(r, 3500));
+  t.notOk(ipsetHas(lab, 'sipwall-ban4', PEER_A4), 'the kernel entry timed out');
+  // The rate window still holds 5 REGISTERs, so probe with an OPTIONS (limit 'all' is 60).
+  const options = samples('rate-all')[0]!.data;
+  t.ok(await udpDelivered(lab, PEER_A4, HOST4, options, control), 'after 3 s the source gets through again');
+});
+
+t.test('TCP: a scanner UA in the second segment of a split REGISTER is caught; a split legit REGISTER passes', async (t) => {
+  const lab = await SipLab.start(t, 'st3');
+  const sw = await lab.sipwall(config());
+  t.teardown(() => stop(sw));
+  const good = withCallId(toSecret, cid('tcp-good'));
+  const cutGood = good.indexOf('Contact');
+  const next = withCallId(phone, cid('tcp-next'));
+  await lab.send('tcp', PEER_B4, HOST4, [good.subarray(0, cutGood), good.subarray(cutGood), next], 150);
+  t.ok(await lab.received(good.toString().match(/Call-ID: (\S+)/)![1]!, 5000), 'the split legit REGISTER reaches the PBX whole');
+  t.ok(await lab.received(next.toString().match(/Call-ID: (\S+)/)![1]!, 5000), 'and the next message on that connection');
+  const count = (table: string, re: RegExp): number => Number(re.exec(lab.pair.host.exec(['iptables-save', '-c', '-t', table]))?.[1] ?? 0);
+  t.ok(count('security', /\[(\d+):\d+\] -A SIPWALL-MARK -m mark --mark 0x5157\/0x5157 -j CONNMARK/) > 0, 'the trusted verdict marked the connection');
+  t.ok(count('mangle', /\[(\d+):\d+\] -A SIPWALL -m connmark --mark 0x5157\/0x5157 -j RETURN/) > 0, 'and its later segments skipped the queue');
+
+  const bad = withCallId(scanner, cid('tcp-bad'));
+  const cut = bad.indexOf('User-Agent') + 4;
+  await lab.send('tcp', PEER_A4, HOST4, [bad.subarray(0, cut), bad.subarray(cut)], 150);
+  t.notOk(await lab.received(bad.toString().match(/Call-ID: (\S+)/)![1]!, 1500), 'the PBX never gets the scanner REGISTER');
+  t.ok(await lab.until(() => ipsetHas(lab, 'sipwall-ban4', PEER_A4)), 'its source is banned');
+});
+
+t.test('a normal stop leaves no rule or set behind', async (t) => {
+  const lab = await SipLab.start(t, 'st4');
+  lab.pair.host.exec(['iptables', '-t', 'mangle', '-A', 'INPUT', '-p', 'udp', '--dport', '9999', '-j', 'ACCEPT']); // the admin's own rule
+  const before4 = lab.pair.host.save(4);
+  const before6 = lab.pair.host.save(6);
+  const sw = await lab.sipwall(config());
+  t.match(lab.pair.host.save(4), /-j NFQUEUE --queue-num 310 --queue-bypass/, 'rules installed while running');
+  t.equal(await stop(sw), 0, 'exits 0 on SIGTERM');
+  const norm = (s: string): string => s.split('\n').filter((l) => !/^\*|^COMMIT|^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) /.test(l)).join('\n');
+  t.equal(norm(lab.pair.host.save(4)), norm(before4), 'IPv4 ruleset as before (the admin rule kept)');
+  t.equal(norm(lab.pair.host.save(6)), norm(before6), 'IPv6 ruleset as before');
+  t.same(lab.pair.host.ipsetNames(), [], 'no ipset left');
+  t.ok(sw.events().some((e) => e['event'] === 'stop'), 'stop logged');
+});
+
+t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the rules', async (t) => {
+  const lab = await SipLab.start(t, 'st5');
+  const sw = await lab.sipwall(config());
+  sw.child.kill('SIGKILL');
+  await new Promise((r) => sw.child.once('exit', r));
+  t.match(lab.pair.host.save(4), /NFQUEUE/, 'rules are still there after the kill');
+  const id = cid('after-kill');
+  await lab.send('udp', PEER_A4, HOST4, [withCallId(phone, id)]);
+  t.ok(await lab.received(id, 3000), 'SIP reaches the PBX unfiltered (--queue-bypass)');
+  const r = spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'cleanup', '--config', lab.lastConfig], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(lab.pair.host.save(4), /SIPWALL/, 'cleanup removed the chains');
+  const again = await lab.sipwall(config());
+  t.match(lab.pair.host.save(4), /NFQUEUE/, 'and a new start installs them again');
+  t.equal(await stop(again), 0);
+});
+
+t.test('kill -9 in fail-closed mode leaves SIP blocked until sipwall returns', async (t) => {
+  const lab = await SipLab.start(t, 'st6');
+  const yaml = config().replace('inline: {queueNum: 310}', 'inline: {queueNum: 310, failOpen: false}');
+  const sw = await lab.sipwall(yaml);
+  t.notMatch(lab.pair.host.save(4), /queue-bypass/, 'no --queue-bypass in fail-closed mode');
+  sw.child.kill('SIGKILL');
+  await new Promise((r) => sw.child.once('exit', r));
+  const id = cid('closed');
+  await lab.send('udp', PEER_B4, HOST4, [withCallId(toSecret, id)]);
+  t.notOk(await lab.received(id, 1500), 'nothing reaches the PBX while sipwall is down');
+  const back = await lab.sipwall(yaml);
+  const id2 = cid('back');
+  await lab.send('udp', PEER_B4, HOST4, [withCallId(toSecret, id2)]);
+  t.ok(await lab.received(id2, 3000), 'a new start replaces the leftover rules and SIP flows again');
+  t.equal(await stop(back), 0);
+});
