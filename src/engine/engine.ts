@@ -178,12 +178,8 @@ export class Engine {
     const r = this.rules;
     const buf = msg.buf;
     if (msg.userAgentStart >= 0) {
-      for (let i = 0; i < r.userAgents.length; i++) {
-        const ua = r.userAgents[i]!;
-        if (indexOfIgnoreCase(buf, msg.userAgentStart, msg.userAgentEnd, ua.needle) >= 0) {
-          return this.dropAndBan(d, key, now, R_SCANNER_UA, ua.id);
-        }
-      }
+      const hit = r.userAgentSet.find(buf, msg.userAgentStart, msg.userAgentEnd);
+      if (hit >= 0) return this.dropAndBan(d, key, now, R_SCANNER_UA, r.userAgents[hit]!.id);
     }
     for (let i = 0; i < r.fingerprints.length; i++) {
       const fp = r.fingerprints[i]!;
@@ -203,9 +199,10 @@ export class Engine {
       d.trustUntil = until;
       return this.merge(d, VERDICT_ACCEPT_TRUST, R_SECRET_HOST, '');
     }
-    if (msg.method === M_REGISTER && this.rates.hit(key, RL_REGISTER, now)) return this.dropAndBan(d, key, now, R_RATE_REGISTER, 'register');
-    if (msg.method === M_INVITE && this.rates.hit(key, RL_INVITE, now)) return this.dropAndBan(d, key, now, R_RATE_INVITE, 'invite');
-    if (this.rates.hit(key, RL_ALL, now)) return this.dropAndBan(d, key, now, R_RATE_ALL, 'all');
+    const slot = this.rates.slot(key);
+    if (msg.method === M_REGISTER && this.rates.hit(slot, RL_REGISTER, now)) return this.dropAndBan(d, key, now, R_RATE_REGISTER, 'register');
+    if (msg.method === M_INVITE && this.rates.hit(slot, RL_INVITE, now)) return this.dropAndBan(d, key, now, R_RATE_INVITE, 'invite');
+    if (this.rates.hit(slot, RL_ALL, now)) return this.dropAndBan(d, key, now, R_RATE_ALL, 'all');
     if (r.strict) return this.merge(d, VERDICT_DROP, R_STRICT, '');
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
   }

@@ -70,7 +70,8 @@ export class RateTable {
     this.capacity = to;
   }
 
-  private slotFor(key: SourceKey): number {
+  /** The source's slot, creating (and possibly evicting) as needed. Valid until the next slot() call. */
+  slot(key: SourceKey): number {
     const found = this.lru.get(key);
     if (found !== undefined) return found;
     let slot = this.free.pop();
@@ -87,13 +88,13 @@ export class RateTable {
   }
 
   /**
-   * Counts one request against limit `which` for `key` at `now` (ms). Returns
-   * true when the request exceeds the limit (it is then not counted: a
-   * dropped request should not push the window further).
+   * Counts one request against limit `which` for the source in `slot` at
+   * `now` (ms). Returns true when the request exceeds the limit (it is then
+   * not counted: a dropped request should not push the window further).
    */
-  hit(key: SourceKey, which: number, now: number): boolean {
+  hit(slot: number, which: number, now: number): boolean {
     const spec = this.limits[which]!;
-    const i = this.slotFor(key) * this.n + which;
+    const i = slot * this.n + which;
     const w = Math.floor(now / spec.windowMs);
     const stored = this.win[i]!;
     if (w !== stored) {
