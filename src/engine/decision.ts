@@ -8,7 +8,7 @@ import type { SourceKey } from './source-key.js';
 import { VERDICT_ACCEPT } from './verdicts.js';
 
 export class Decision {
-  verdict = VERDICT_ACCEPT;
+  verdict: number = VERDICT_ACCEPT;
   reason = R_OK;
   /** Id of the rule that decided ('' when none): UA/fingerprint rule id, rate limit name. */
   ruleId = '';

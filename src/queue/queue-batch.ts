@@ -39,10 +39,12 @@ export const FLAG_CSUM_NOT_READY = 1 << 3;
 /** Checksum not verified by anybody yet (NFQA_SKB_CSUM_NOTVERIFIED). */
 export const FLAG_CSUM_NOT_VERIFIED = 1 << 4;
 
-export const VERDICT_ACCEPT = 0;
-export const VERDICT_DROP = 1;
+// One set of verdict codes for the engine, this binding and native/ (nfq-layout.h).
+import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../engine/verdicts.js';
+
+export { VERDICT_ACCEPT, VERDICT_DROP };
 /** Accept and mark the flow with trustMark, so kernel rules can let it skip the queue. */
-export const VERDICT_TRUST = 2;
+export const VERDICT_TRUST = VERDICT_ACCEPT_TRUST;
 /** What every verdict slot holds when the callback starts. */
 export const VERDICT_UNSET = 255;
 
