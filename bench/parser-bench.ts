@@ -1,0 +1,184 @@
+// Messages per second: sipwall's zero-copy parser against the npm `sip`
+// package's parser (regular expressions over a string, building objects), on
+// the same messages, in the same process, so the ratio is what counts, not
+// the machine.
+//
+// `sip`'s parse() takes a Buffer and converts it with toString('binary')
+// itself: "npm sip (Buffer)" is what a packet filter would pay, "npm sip
+// (string)" leaves the conversion out (the string is made once, beforehand).
+//
+// Each parser is warmed up, then timed over ROUNDS rounds of a batch sized
+// for about BATCH_MS; the variants take turns within a round so that load
+// from other processes hits all of them alike; the median round is reported.
+//
+//   npm run bench:parser        (builds, then runs dist/bench/parser-bench.js)
+//
+// Writes bench/results/parser.json.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createRequire } from 'node:module';
+import { parseSip } from '../src/sip/parse-sip.js';
+import { SipMessage } from '../src/sip/sip-message.js';
+import { PARSE_OK } from '../src/sip/constants.js';
+
+interface NpmSip {
+  parse(s: string | Buffer): { method?: string; status?: number; headers?: Record<string, unknown> } | undefined;
+}
+const npmSip = createRequire(import.meta.url)('sip') as NpmSip;
+
+const FIXTURES = new URL('../../test/fixtures/sip/', import.meta.url);
+const RESULTS = new URL('../../bench/results/', import.meta.url);
+
+const MESSAGES: ReadonlyArray<{ name: string; file: string }> = [
+  { name: 'REGISTER, no credentials', file: 'corpus/legit-baresip-01.sip' },
+  { name: 'REGISTER, Digest credentials', file: 'corpus/legit-baresip-03.sip' },
+  { name: 'INVITE with SDP', file: 'invite-sdp.sip' },
+  { name: 'OPTIONS from svmap', file: 'corpus/svmap-01.sip' },
+  { name: '401 response', file: 'corpus/legit-baresip-02.sip' },
+];
+
+const ROUNDS = 9;
+const BATCH_MS = 40;
+const WARMUP_MS = 300;
+
+let sink = 0;
+const msg = new SipMessage();
+
+type Runner = (n: number) => void;
+
+function runners(buf: Buffer, str: string): Array<{ name: string; run: Runner }> {
+  return [
+    {
+      name: 'sipwall',
+      run: (n) => {
+        for (let i = 0; i < n; i++) sink += parseSip(buf, 0, buf.length, msg, false) + msg.end;
+      },
+    },
+    {
+      name: 'npm sip (Buffer)',
+      run: (n) => {
+        for (let i = 0; i < n; i++) sink += npmSip.parse(buf)?.headers === undefined ? 0 : 1;
+      },
+    },
+    {
+      name: 'npm sip (string)',
+      run: (n) => {
+        for (let i = 0; i < n; i++) sink += npmSip.parse(str)?.headers === undefined ? 0 : 1;
+      },
+    },
+  ];
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Iterations of `run` that take about `ms`. */
+function calibrate(run: Runner, ms: number): number {
+  let n = 16;
+  for (;;) {
+    const t = nowMs();
+    run(n);
+    const dt = nowMs() - t;
+    if (dt >= ms / 4 || n >= 1 << 26) return Math.max(1, Math.round((n * ms) / Math.max(dt, 0.001)));
+    n *= 4;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+interface Row {
+  message: string;
+  bytes: number;
+  nsPerOp: Record<string, number>;
+  msgsPerSec: Record<string, number>;
+  ratioVsNpmBuffer: number;
+  ratioVsNpmString: number;
+}
+
+function main(): void {
+  const rows: Row[] = [];
+  for (const m of MESSAGES) {
+    const buf = readFileSync(new URL(m.file, FIXTURES));
+    const str = buf.toString('binary');
+    // Both parsers must really parse the message, or the timing means nothing.
+    if (parseSip(buf, 0, buf.length, msg, false) !== PARSE_OK || msg.end !== buf.length) {
+      throw new Error(`${m.file}: sipwall does not parse it (${msg.reason})`);
+    }
+    if (npmSip.parse(buf)?.headers === undefined) throw new Error(`${m.file}: npm sip does not parse it`);
+    const rs = runners(buf, str);
+    for (const r of rs) {
+      const t = nowMs();
+      while (nowMs() - t < WARMUP_MS) r.run(1000);
+    }
+    const iters = rs.map((r) => calibrate(r.run, BATCH_MS));
+    const samples: number[][] = rs.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < rs.length; k++) {
+        const i = (k + round) % rs.length; // rotate who goes first
+        const t = process.hrtime.bigint();
+        rs[i]!.run(iters[i]!);
+        samples[i]!.push(Number(process.hrtime.bigint() - t) / iters[i]!);
+      }
+    }
+    const ns: Record<string, number> = {};
+    const mps: Record<string, number> = {};
+    rs.forEach((r, i) => {
+      ns[r.name] = median(samples[i]!);
+      mps[r.name] = 1e9 / ns[r.name]!;
+    });
+    rows.push({
+      message: m.name,
+      bytes: buf.length,
+      nsPerOp: ns,
+      msgsPerSec: mps,
+      ratioVsNpmBuffer: ns['npm sip (Buffer)']! / ns['sipwall']!,
+      ratioVsNpmString: ns['npm sip (string)']! / ns['sipwall']!,
+    });
+  }
+
+  const geo = (f: (r: Row) => number): number => Math.exp(rows.reduce((a, r) => a + Math.log(f(r)), 0) / rows.length);
+  const fmt = (x: number, w: number): string => x.toFixed(0).padStart(w);
+  const line = (cells: string[]): string => cells.join('  ');
+  console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'}; median of ${ROUNDS} rounds of ~${BATCH_MS} ms`);
+  console.log(
+    line([
+      'message'.padEnd(30), 'bytes'.padStart(5), 'sipwall ns'.padStart(10), 'msg/s'.padStart(9),
+      'npm(Buf) ns'.padStart(11), 'npm(str) ns'.padStart(11), 'x(Buf)'.padStart(6), 'x(str)'.padStart(6),
+    ]),
+  );
+  for (const r of rows) {
+    console.log(
+      line([
+        r.message.padEnd(30), fmt(r.bytes, 5), fmt(r.nsPerOp['sipwall']!, 10), fmt(r.msgsPerSec['sipwall']!, 9),
+        fmt(r.nsPerOp['npm sip (Buffer)']!, 11), fmt(r.nsPerOp['npm sip (string)']!, 11),
+        r.ratioVsNpmBuffer.toFixed(1).padStart(6), r.ratioVsNpmString.toFixed(1).padStart(6),
+      ]),
+    );
+  }
+  const gBuf = geo((r) => r.ratioVsNpmBuffer);
+  const gStr = geo((r) => r.ratioVsNpmString);
+  console.log(`geometric mean ratio: ${gBuf.toFixed(1)}x vs npm sip (Buffer), ${gStr.toFixed(1)}x vs npm sip (string); target 10x`);
+
+  mkdirSync(RESULTS, { recursive: true });
+  const out = {
+    bench: 'parser',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    rounds: ROUNDS,
+    batchMs: BATCH_MS,
+    baseline: 'npm sip@' + (createRequire(import.meta.url)('sip/package.json') as { version: string }).version,
+    rows,
+    geomeanRatioVsNpmBuffer: gBuf,
+    geomeanRatioVsNpmString: gStr,
+    sink: sink % 1000,
+  };
+  writeFileSync(new URL('parser.json', RESULTS), JSON.stringify(out, null, 2) + '\n');
+}
+
+main();

@@ -1,0 +1,693 @@
+// Zero-copy SIP message parser (RFC 3261 §7, grammar §25).
+//
+// parseSip(buf, start, end, msg, stream) reads buf[start, end) and fills the
+// reused SipMessage with offsets into buf. It never throws, never reads a
+// byte outside [start, end), and allocates nothing: lookups go through the
+// tables of char-class.ts and header-names.ts (a trie that identifies a
+// header name in the same pass that finds its end), results are numbers.
+// Header lines are found with memchr (Buffer.indexOf), bounded as explained
+// where it is used.
+//
+// Returns
+//   PARSE_OK          a whole message (or keep-alive) is at [msg.start, msg.end)
+//   PARSE_INCOMPLETE  more bytes are needed. If the header section is whole
+//                     and only the body is short, msg.bodyStart >= 0, every
+//                     header field is filled and msg.end is where the body
+//                     will end; otherwise msg.bodyStart is -1, msg.end = start.
+//   PARSE_INVALID     not SIP; msg.reason is one of INVALID_REASONS. Fields
+//                     read before the fault keep their values.
+// msg.headers entries at or past msg.headerCount are stale.
+//
+// Decisions, each where RFC 3261/4475 leaves room:
+// - Line ends: CRLF per §7, but a bare LF is accepted everywhere a CRLF is
+//   (start line, header lines, the blank line, folds) because real UAs send
+//   it. Only LF ends a line: inside a header value or reason phrase a CR not
+//   followed by LF is an ordinary byte of the value, as line-oriented PBX
+//   parsers read it. On the request line, after SIP/2.0 and in the blank
+//   line it is 'bad-line-end'.
+// - Start line: exactly one SP between elements and nothing after SIP/2.0
+//   (§7.1; RFC 4475 §3.1.2.8/§3.1.2.9 allow rejecting lwsstart and trws).
+//   "SIP/2.0" is matched case-insensitively (§7.1). The Request-URI must
+//   start with a scheme and hold printable ASCII only (RFC 3986 §2/§3.1:
+//   ltgtruri and lwsruri are rejected). The reason phrase may be empty and
+//   the SP before it may be missing (RFC 4475 §3.1.1.13 noreason).
+// - Keep-alives (RFC 5626 §3.5.1): "\r\n\r\n" at `start` is a ping
+//   (end = start+4), a "\r\n" not followed by "\r\n" is a pong (end = start+2).
+//   Leading CRLFs before a request on a stream (RFC 3261 §7.5 says ignore
+//   them) therefore come back as keep-alive units; the caller's loop
+//   (start = msg.end) then reaches the request. Same for datagrams.
+// - Header names are tokens, case-insensitive, compact forms expanded;
+//   "name *(SP/HTAB) :" (HCOLON). A line without a colon, an empty or
+//   non-token name, or a continuation line right after the start line is
+//   'missing-colon' / 'bad-header-name' / 'bad-fold'.
+// - Header values: trimmed of LWS; a folded value is one header whose range
+//   spans the fold (CRLF and leading WSP of the continuation included).
+//   Every header is interpreted, but only the first MAX_HEADERS are recorded
+//   in msg.headers: a Content-Length at line 65 still frames the message, so
+//   an attacker cannot desynchronise us from the PBX by padding.
+// - Content-Length: digits only (RFC 4475 §3.1.2.3 ncl), <= MAX_CONTENT_LENGTH,
+//   repeated with another value -> 'conflicting-content-length' (§3.3.9
+//   mcl01). Missing: the body runs to `end` for a datagram (§18.3) and is
+//   empty on a stream (§18.3, §20.14). A body shorter than Content-Length is
+//   INCOMPLETE for both; on UDP that is the clerr case (§3.1.2.2) and the
+//   engine, which knows the transport, rejects it.
+// - CSeq: 1*DIGIT LWS Method with the number below 2**31 (§8.1.1.5), else
+//   'bad-cseq' (RFC 4475 §3.1.2.4 scalar02). A request whose CSeq method
+//   differs from its start-line method is 'cseq-method-mismatch' (§8.1.1.5;
+//   RFC 4475 §3.1.2.16/17 mismatch01/02). A missing CSeq, From, To or Call-ID
+//   is not the parser's business (RFC 4475 §3.3.1 insuf: application layer).
+// - From/To/Contact: name-addr or addr-spec (see sip-uri.ts). An
+//   unterminated quoted display name or a '<' without '>' is 'bad-from',
+//   'bad-to' or 'bad-contact' (RFC 4475 §3.1.2.5 quotbal). Spaces inside
+//   <...> are ignored (§3.1.2.13 badaspec, liberal); an addr-spec Contact with
+//   an escaped header (§3.1.2.12 regbadct) is accepted and its user/host
+//   reported: rejecting it is the application's call.
+// - Ranges point into buf; nothing is unescaped (%41 stays %41, the display
+//   name keeps its quoted-pairs).
+
+// Imported bindings are live: V8 re-reads them (with a TDZ check) at every
+// use, even in a hot loop. Module-local consts are folded into the code,
+// so the values used on the packet path are copied into module consts here.
+import * as cc from './char-class.js';
+const {
+  AT, BACKSLASH, C_ALPHA, C_DIGIT, C_LWS, C_SCHEME, C_TOKEN, C_URI, CHAR_CLASS, COLON, COMMA, CR, DQUOTE, EQUAL, HTAB,
+  LF, LOWER, SEMI, SLASH, SP,
+} = cc;
+import * as k from './constants.js';
+const {
+  H_AUTHORIZATION, H_CALL_ID, H_CONTACT, H_CONTENT_LENGTH, H_CSEQ, H_FROM, H_PROXY_AUTHORIZATION, H_TO, H_USER_AGENT,
+  H_VIA, KIND_KEEPALIVE, KIND_NONE, KIND_REQUEST, KIND_RESPONSE, MAX_CONTENT_LENGTH, MAX_HEADER_BYTES, MAX_HEADERS,
+  M_OTHER, PARSE_INCOMPLETE, PARSE_INVALID, PARSE_OK,
+} = k;
+import * as hn from './header-names.js';
+const { HEADER_ACCEPT, HEADER_NEXT, METHOD_WALK, methodToken } = hn;
+import type { SipMessage } from './sip-message.js';
+import * as uri from './sip-uri.js';
+const {
+  A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
+  URI_BOUNDED,
+} = uri;
+
+// ---- INVALID reasons (stable; listed in constants.ts INVALID_REASONS) ----
+const R_BAD_RANGE = 'bad-range';
+const R_BAD_START_LINE = 'bad-start-line';
+const R_BAD_REQUEST_LINE = 'bad-request-line';
+const R_BAD_REQUEST_URI = 'bad-request-uri';
+const R_BAD_VERSION = 'bad-version';
+const R_BAD_STATUS_LINE = 'bad-status-line';
+const R_BAD_LINE_END = 'bad-line-end';
+const R_BAD_HEADER_NAME = 'bad-header-name';
+const R_MISSING_COLON = 'missing-colon';
+const R_BAD_FOLD = 'bad-fold';
+const R_HEADERS_TOO_LONG = 'headers-too-long';
+const R_BAD_CONTENT_LENGTH = 'bad-content-length';
+const R_CONTENT_LENGTH_TOO_LARGE = 'content-length-too-large';
+const R_CONFLICTING_CONTENT_LENGTH = 'conflicting-content-length';
+const R_BAD_CSEQ = 'bad-cseq';
+const R_CSEQ_METHOD_MISMATCH = 'cseq-method-mismatch';
+const R_BAD_FROM = 'bad-from';
+const R_BAD_TO = 'bad-to';
+const R_BAD_CONTACT = 'bad-contact';
+
+/** RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31. */
+const MAX_CSEQ = 0x7fffffff;
+
+/** "sip/2.0" lowercased, matched through LOWER (§7.1: SIP-Version is case-insensitive). */
+const VERSION = new Uint8Array([0x73, 0x69, 0x70, 0x2f, 0x32, 0x2e, 0x30]);
+const USERNAME = new Uint8Array([0x75, 0x73, 0x65, 0x72, 0x6e, 0x61, 0x6d, 0x65]);
+
+/** Scratch for the small value parsers: [start, end) of what they found, -1 if nothing. */
+const SPAN = new Int32Array(2);
+/** Scratch for parseCSeq: [number, methodStart, methodEnd, method id]. */
+const CSEQ = new Int32Array(4);
+
+function reset(msg: SipMessage, buf: Buffer, start: number): void {
+  msg.buf = buf;
+  msg.start = start;
+  msg.end = start;
+  msg.kind = KIND_NONE;
+  msg.reason = '';
+  msg.method = M_OTHER;
+  msg.methodStart = -1;
+  msg.methodEnd = -1;
+  msg.ruriStart = -1;
+  msg.ruriEnd = -1;
+  msg.ruriUserStart = -1;
+  msg.ruriUserEnd = -1;
+  msg.ruriHostStart = -1;
+  msg.ruriHostEnd = -1;
+  msg.status = 0;
+  msg.headerCount = 0;
+  msg.bodyStart = -1;
+  msg.contentLength = -1;
+  msg.userAgentStart = -1;
+  msg.userAgentEnd = -1;
+  msg.fromNameStart = -1;
+  msg.fromNameEnd = -1;
+  msg.fromUserStart = -1;
+  msg.fromUserEnd = -1;
+  msg.fromHostStart = -1;
+  msg.fromHostEnd = -1;
+  msg.toUserStart = -1;
+  msg.toUserEnd = -1;
+  msg.toHostStart = -1;
+  msg.toHostEnd = -1;
+  msg.contactUserStart = -1;
+  msg.contactUserEnd = -1;
+  msg.contactHostStart = -1;
+  msg.contactHostEnd = -1;
+  msg.callIdStart = -1;
+  msg.callIdEnd = -1;
+  msg.cseq = -1;
+  msg.cseqMethod = M_OTHER;
+  msg.viaBranchStart = -1;
+  msg.viaBranchEnd = -1;
+  msg.hasCredentials = false;
+  msg.authUserStart = -1;
+  msg.authUserEnd = -1;
+}
+
+function invalid(msg: SipMessage, reason: string): number {
+  msg.reason = reason;
+  return PARSE_INVALID;
+}
+
+/**
+ * Parses one SIP message (or CRLF keep-alive) from buf[start, end). See the
+ * file comment for the contract. `stream` is true for TCP/TLS (a missing
+ * Content-Length means no body), false for a UDP datagram (the body runs to
+ * `end`).
+ */
+export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessage, stream = false): number {
+  reset(msg, buf, start);
+  const cls = CHAR_CLASS;
+  const low = LOWER;
+  const hNext = HEADER_NEXT;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > buf.length || start > end) {
+    return invalid(msg, R_BAD_RANGE);
+  }
+  if (start === end) return PARSE_INCOMPLETE;
+  // Everything up to the blank line must fit in MAX_HEADER_BYTES; running
+  // into `lim` means "need more" if the buffer ends there, "too long" if not.
+  const lim = end - start > MAX_HEADER_BYTES ? start + MAX_HEADER_BYTES : end;
+  const over = end > lim;
+  let p = start;
+  let c = buf[p]!;
+
+  // ---- RFC 5626 §3.5.1 keep-alives ----
+  if (c === CR) {
+    if (p + 1 >= end) return PARSE_INCOMPLETE;
+    if (buf[p + 1] !== LF) return invalid(msg, R_BAD_LINE_END);
+    msg.kind = KIND_KEEPALIVE;
+    if (p + 2 < end && buf[p + 2] === CR) {
+      if (p + 3 >= end) {
+        msg.kind = KIND_NONE;
+        return PARSE_INCOMPLETE;
+      }
+      if (buf[p + 3] === LF) {
+        msg.end = p + 4;
+        return PARSE_OK;
+      }
+    }
+    msg.end = p + 2;
+    return PARSE_OK;
+  }
+
+  // The LF searches below use Buffer.indexOf (memchr), several times faster
+  // here than a JS loop, but unbounded: with no LF left before `lim` it would
+  // run on through the caller's buffer (the queue's batch buffer is
+  // megabytes), which a crafted packet could make it do every time. So the
+  // last LF before `lim` is found first, backwards and in JS (a message
+  // usually ends in CRLF: one or two bytes), and no search starts past it:
+  // every search then stops inside [start, lim).
+  let lastLf = lim - 1;
+  while (lastLf >= start && buf[lastLf] !== LF) lastLf--;
+
+  // ---- start line ----
+  const ms = p;
+  p = methodToken(buf, p, lim);
+  if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+  if (p === ms) return invalid(msg, R_BAD_START_LINE);
+  c = buf[p]!;
+  let isRequest: boolean;
+  if (c === SLASH && p - ms === 3 && low[buf[ms]!] === 0x73 && low[buf[ms + 1]!] === 0x69 && low[buf[ms + 2]!] === 0x70) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (§7.2)
+    isRequest = false;
+    msg.kind = KIND_RESPONSE;
+    p = ms;
+    const v = matchVersion(buf, p, lim);
+    if (v === -1) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (v === -2) return invalid(msg, R_BAD_STATUS_LINE);
+    if (v === -3) return invalid(msg, R_BAD_VERSION);
+    p = v;
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (buf[p] !== SP) return invalid(msg, (cls[buf[p]!]! & C_DIGIT) !== 0 ? R_BAD_VERSION : R_BAD_STATUS_LINE);
+    p++;
+    // Status-Code = 3DIGIT, 100-699 (§7.2, §21)
+    let code = 0;
+    for (let i = 0; i < 3; i++, p++) {
+      if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      c = buf[p]!;
+      if ((cls[c]! & C_DIGIT) === 0) return invalid(msg, R_BAD_STATUS_LINE);
+      code = code * 10 + (c - 0x30);
+    }
+    if (code < 100 || code > 699) return invalid(msg, R_BAD_STATUS_LINE);
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    c = buf[p]!;
+    if (c === SP) {
+      p++;
+    } else if (c !== CR && c !== LF) {
+      return invalid(msg, R_BAD_STATUS_LINE);
+    }
+    msg.status = code;
+    // Reason-Phrase: any text (UTF-8 allowed, RFC 4475 §3.1.1.12 unreason) up to the LF.
+    if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    p = buf.indexOf(LF, p) + 1;
+  } else {
+    // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
+    isRequest = true;
+    if (c !== SP) return invalid(msg, R_BAD_REQUEST_LINE);
+    msg.kind = KIND_REQUEST;
+    msg.methodStart = ms;
+    msg.methodEnd = p;
+    msg.method = METHOD_WALK[0]!;
+    p++;
+    const us = p;
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if ((cls[buf[p]!]! & C_ALPHA) === 0) return invalid(msg, buf[p] === SP ? R_BAD_REQUEST_LINE : R_BAD_REQUEST_URI);
+    p++;
+    while (p < lim && (cls[buf[p]!]! & C_SCHEME) !== 0) p++;
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (buf[p] !== COLON) return invalid(msg, R_BAD_REQUEST_URI);
+    p++;
+    // The rest of the URI: printable ASCII; its first '@' is noted for parseUri.
+    let at = -1;
+    while (p < lim) {
+      c = buf[p]!;
+      if ((cls[c]! & C_URI) === 0) break;
+      if (c === AT && at < 0) at = p;
+      p++;
+    }
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (c !== SP) return invalid(msg, c === CR || c === LF ? R_BAD_REQUEST_LINE : R_BAD_REQUEST_URI);
+    msg.ruriStart = us;
+    msg.ruriEnd = p;
+    p++;
+    const v = matchVersion(buf, p, lim);
+    if (v === -1) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (v === -2) return invalid(msg, R_BAD_REQUEST_LINE);
+    if (v === -3) return invalid(msg, R_BAD_VERSION);
+    p = v;
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    c = buf[p]!;
+    if (c === CR) {
+      if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      if (buf[p + 1] !== LF) return invalid(msg, R_BAD_LINE_END);
+      p += 2;
+    } else if (c === LF) {
+      p++;
+    } else {
+      return invalid(msg, (cls[c]! & C_DIGIT) !== 0 ? R_BAD_VERSION : R_BAD_REQUEST_LINE);
+    }
+    parseUri(buf, us, msg.ruriEnd, URI_BOUNDED, at);
+    msg.ruriUserStart = ADDR[A_USER_START]!;
+    msg.ruriUserEnd = ADDR[A_USER_END]!;
+    msg.ruriHostStart = ADDR[A_HOST_START]!;
+    msg.ruriHostEnd = ADDR[A_HOST_END]!;
+  }
+
+  // ---- header fields (§7.3) ----
+  const headers = msg.headers;
+  const names = msg.headerNames;
+  let count = 0;
+  let contentLength = -1;
+  let cseqMethodStart = -1;
+  let cseqMethodEnd = -1;
+  let seenFrom = false;
+  let seenTo = false;
+  let seenContact = false;
+  let seenVia = false;
+  let seenAuthUser = false;
+  for (;;) {
+    if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    c = buf[p]!;
+    if (c === CR) {
+      if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      if (buf[p + 1] !== LF) return invalid(msg, R_BAD_LINE_END);
+      p += 2;
+      break;
+    }
+    if (c === LF) {
+      p++;
+      break;
+    }
+    // field-name = token: one trie step per byte finds its end, checks it is
+    // a token and identifies it (header-names.ts).
+    const ns = p;
+    let st = 0;
+    for (;;) {
+      const n = hNext[(st << 8) | c]!;
+      if (n < 0) break;
+      st = n;
+      if (++p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      c = buf[p]!;
+    }
+    const ne = p;
+    if (ne === ns) return invalid(msg, c === SP || c === HTAB ? R_BAD_FOLD : R_BAD_HEADER_NAME);
+    // HCOLON = *( SP / HTAB ) ":" SWS
+    while (c === SP || c === HTAB) {
+      if (++p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      c = buf[p]!;
+    }
+    if (c !== COLON) {
+      const eol = c === LF || (c === CR && p + 1 < lim && buf[p + 1] === LF);
+      return invalid(msg, eol ? R_MISSING_COLON : R_BAD_HEADER_NAME);
+    }
+    p++;
+    // The value runs to the LF that is not followed by SP/HTAB (a fold,
+    // §7.3.1); memchr bounded by lastLf, see above.
+    const raw = p;
+    for (;;) {
+      if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      p = buf.indexOf(LF, p);
+      if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      c = buf[p + 1]!;
+      if (c !== SP && c !== HTAB) break;
+      p += 2;
+    }
+    // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
+    let vs = raw;
+    let ve = p;
+    if (buf[vs] === SP) vs++; // the usual single SP after the colon
+    while (vs < ve && (cls[buf[vs]!]! & C_LWS) !== 0) vs++;
+    if (ve > vs && buf[ve - 1] === CR) ve--; // the usual CR of CRLF
+    while (ve > vs && (cls[buf[ve - 1]!]! & C_LWS) !== 0) ve--;
+    p++;
+    const id = HEADER_ACCEPT[st]!;
+    switch (id) {
+      case H_VIA:
+        if (!seenVia) {
+          seenVia = true;
+          findViaBranch(buf, vs, ve);
+          msg.viaBranchStart = SPAN[0]!;
+          msg.viaBranchEnd = SPAN[1]!;
+        }
+        break;
+      case H_FROM:
+        if (!seenFrom) {
+          seenFrom = true;
+          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_FROM);
+          msg.fromNameStart = ADDR[A_NAME_START]!;
+          msg.fromNameEnd = ADDR[A_NAME_END]!;
+          msg.fromUserStart = ADDR[A_USER_START]!;
+          msg.fromUserEnd = ADDR[A_USER_END]!;
+          msg.fromHostStart = ADDR[A_HOST_START]!;
+          msg.fromHostEnd = ADDR[A_HOST_END]!;
+        }
+        break;
+      case H_TO:
+        if (!seenTo) {
+          seenTo = true;
+          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_TO);
+          msg.toUserStart = ADDR[A_USER_START]!;
+          msg.toUserEnd = ADDR[A_USER_END]!;
+          msg.toHostStart = ADDR[A_HOST_START]!;
+          msg.toHostEnd = ADDR[A_HOST_END]!;
+        }
+        break;
+      case H_CONTACT:
+        if (!seenContact) {
+          seenContact = true;
+          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_CONTACT);
+          msg.contactUserStart = ADDR[A_USER_START]!;
+          msg.contactUserEnd = ADDR[A_USER_END]!;
+          msg.contactHostStart = ADDR[A_HOST_START]!;
+          msg.contactHostEnd = ADDR[A_HOST_END]!;
+        }
+        break;
+      case H_CALL_ID:
+        if (msg.callIdStart < 0) {
+          msg.callIdStart = vs;
+          msg.callIdEnd = ve;
+        }
+        break;
+      case H_CSEQ:
+        if (msg.cseq < 0) {
+          if (!parseCSeq(buf, vs, ve)) return invalid(msg, R_BAD_CSEQ);
+          msg.cseq = CSEQ[0]!;
+          cseqMethodStart = CSEQ[1]!;
+          cseqMethodEnd = CSEQ[2]!;
+          msg.cseqMethod = CSEQ[3]!;
+        }
+        break;
+      case H_CONTENT_LENGTH: {
+        const n = parseContentLength(buf, vs, ve);
+        if (n === -1) return invalid(msg, R_BAD_CONTENT_LENGTH);
+        if (n === -2) return invalid(msg, R_CONTENT_LENGTH_TOO_LARGE);
+        if (contentLength >= 0 && contentLength !== n) return invalid(msg, R_CONFLICTING_CONTENT_LENGTH);
+        contentLength = n;
+        break;
+      }
+      case H_USER_AGENT:
+        if (msg.userAgentStart < 0) {
+          msg.userAgentStart = vs;
+          msg.userAgentEnd = ve;
+        }
+        break;
+      case H_AUTHORIZATION:
+      case H_PROXY_AUTHORIZATION:
+        msg.hasCredentials = true;
+        if (!seenAuthUser) {
+          findAuthUsername(buf, vs, ve);
+          if (SPAN[0]! >= 0) {
+            seenAuthUser = true;
+            msg.authUserStart = SPAN[0]!;
+            msg.authUserEnd = SPAN[1]!;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    if (count < MAX_HEADERS) {
+      const k = count * 3;
+      headers[k] = id;
+      headers[k + 1] = vs;
+      headers[k + 2] = ve;
+      names[count * 2] = ns;
+      names[count * 2 + 1] = ne;
+      count++;
+    }
+  }
+  msg.headerCount = count;
+  msg.bodyStart = p;
+  msg.contentLength = contentLength;
+
+  if (isRequest) {
+    // §8.1.1.5: the CSeq method MUST match the request method.
+    if (msg.cseq >= 0 && !sameMethod(buf, msg.method, msg.methodStart, msg.methodEnd, msg.cseqMethod, cseqMethodStart, cseqMethodEnd)) {
+      return invalid(msg, R_CSEQ_METHOD_MISMATCH);
+    }
+  } else {
+    // A response names its transaction's method only in CSeq (§8.1.1.5, §17.1.3).
+    msg.method = msg.cseqMethod;
+    msg.methodStart = cseqMethodStart;
+    msg.methodEnd = cseqMethodEnd;
+  }
+
+  if (contentLength >= 0) {
+    msg.end = p + contentLength;
+    if (msg.end > end) return PARSE_INCOMPLETE;
+  } else {
+    msg.end = stream ? p : end;
+  }
+  return PARSE_OK;
+}
+
+/**
+ * Matches "SIP/2.0" at buf[p]. Returns the offset after it, -1 if the buffer
+ * ends first, -2 if the bytes are not "SIP/", -3 if they are "SIP/" with
+ * another version (RFC 4475 §3.1.2.15 badvers).
+ */
+function matchVersion(buf: Buffer, p: number, lim: number): number {
+  const low = LOWER;
+  const ver = VERSION;
+  if (p + 7 <= lim) {
+    // Whole: the usual case, no per-byte bound checks.
+    if (low[buf[p]!] !== 0x73 || low[buf[p + 1]!] !== 0x69 || low[buf[p + 2]!] !== 0x70 || buf[p + 3] !== SLASH) return -2;
+    if (buf[p + 4] !== 0x32 || buf[p + 5] !== 0x2e || buf[p + 6] !== 0x30) return -3;
+    return p + 7;
+  }
+  for (let i = 0; i < 7; i++) {
+    if (p + i >= lim) return -1;
+    if (low[buf[p + i]!] !== ver[i]) return i < 4 ? -2 : -3;
+  }
+  return p + 7;
+}
+
+function sameMethod(buf: Buffer, a: number, as: number, ae: number, b: number, bs: number, be: number): boolean {
+  if (a !== b) return false;
+  if (a !== M_OTHER) return true;
+  if (ae - as !== be - bs) return false;
+  for (let i = 0; i < ae - as; i++) if (buf[as + i] !== buf[bs + i]) return false;
+  return true;
+}
+
+/** Content-Length = 1*DIGIT (§20.14). The value, -1 if malformed, -2 if above MAX_CONTENT_LENGTH. */
+function parseContentLength(buf: Buffer, s: number, e: number): number {
+  const cls = CHAR_CLASS;
+  if (s >= e) return -1;
+  let n = 0;
+  for (let p = s; p < e; p++) {
+    const c = buf[p]!;
+    if ((cls[c]! & C_DIGIT) === 0) return -1;
+    n = n * 10 + (c - 0x30);
+    if (n > MAX_CONTENT_LENGTH) {
+      // Keep validating the digits so "99999x" is malformed, not just large.
+      for (let q = p + 1; q < e; q++) if ((cls[buf[q]!]! & C_DIGIT) === 0) return -1;
+      return -2;
+    }
+  }
+  return n;
+}
+
+/** CSeq = 1*DIGIT LWS Method (§20.16). Fills CSEQ; false if malformed or >= 2**31. */
+function parseCSeq(buf: Buffer, s: number, e: number): boolean {
+  const cls = CHAR_CLASS;
+  let p = s;
+  let n = 0;
+  while (p < e && (cls[buf[p]!]! & C_DIGIT) !== 0) {
+    n = n * 10 + (buf[p]! - 0x30);
+    if (n > MAX_CSEQ) return false;
+    p++;
+  }
+  if (p === s) return false;
+  const d = p;
+  while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+  if (p === d) return false;
+  const ms = p;
+  p = methodToken(buf, p, e);
+  if (p === ms || p !== e) return false;
+  CSEQ[0] = n;
+  CSEQ[1] = ms;
+  CSEQ[2] = p;
+  CSEQ[3] = METHOD_WALK[0]!;
+  return true;
+}
+
+/** buf[p] is a DQUOTE: the offset of the closing DQUOTE (quoted-pairs skipped), or e if unterminated. */
+function skipQuoted(buf: Buffer, p: number, e: number): number {
+  p++;
+  while (p < e) {
+    const c = buf[p]!;
+    if (c === BACKSLASH) {
+      p += 2;
+      continue;
+    }
+    if (c === DQUOTE) return p;
+    p++;
+  }
+  return e;
+}
+
+function lowerEquals(buf: Buffer, s: number, e: number, needle: Uint8Array): boolean {
+  const low = LOWER;
+  if (e - s !== needle.length) return false;
+  for (let i = 0; i < needle.length; i++) if (low[buf[s + i]!] !== needle[i]) return false;
+  return true;
+}
+
+/**
+ * The branch parameter of the first via-parm of a Via value (§20.42:
+ * via-parm *(COMMA via-parm); via-params after ';', LWS allowed around '=';
+ * via-branch = "branch" EQUAL token). Fills SPAN, -1/-1 if absent.
+ */
+function findViaBranch(buf: Buffer, s: number, e: number): void {
+  const cls = CHAR_CLASS;
+  const low = LOWER;
+  SPAN[0] = -1;
+  SPAN[1] = -1;
+  // sent-protocol LWS sent-by holds no ';' or '"'; a ',' before the first
+  // ';' means the first via-parm has no parameters at all.
+  let p = s;
+  for (;;) {
+    if (p >= e) return;
+    const c = buf[p]!;
+    if (c === SEMI) break;
+    if (c === COMMA) return;
+    p++;
+  }
+  for (;;) {
+    // buf[p] is ';'
+    p++;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    const ns = p;
+    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+    if (
+      p - ns === 6 && low[buf[ns]!] === 0x62 && low[buf[ns + 1]!] === 0x72 && low[buf[ns + 2]!] === 0x61 &&
+      low[buf[ns + 3]!] === 0x6e && low[buf[ns + 4]!] === 0x63 && low[buf[ns + 5]!] === 0x68 // "branch"
+    ) {
+      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+      if (p >= e || buf[p] !== EQUAL) return;
+      p++;
+      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+      const vs = p;
+      while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+      if (p > vs) {
+        SPAN[0] = vs;
+        SPAN[1] = p;
+      }
+      return;
+    }
+    // Skip this parameter's value (a quoted-string may hide ';' or ',').
+    for (;;) {
+      if (p >= e) return;
+      const c = buf[p]!;
+      if (c === SEMI) break;
+      if (c === COMMA) return;
+      p = c === DQUOTE ? skipQuoted(buf, p, e) + 1 : p + 1;
+    }
+  }
+}
+
+/**
+ * The username auth-param of an Authorization/Proxy-Authorization value
+ * (§20.7, §25.1: credentials = "Digest" LWS digest-response, params
+ * separated by COMMA, values token or quoted-string). Fills SPAN with the
+ * value without quotes, -1/-1 if absent.
+ */
+function findAuthUsername(buf: Buffer, s: number, e: number): void {
+  const cls = CHAR_CLASS;
+  SPAN[0] = -1;
+  SPAN[1] = -1;
+  let p = s;
+  while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++; // auth-scheme
+  for (;;) {
+    while (p < e && ((cls[buf[p]!]! & C_LWS) !== 0 || buf[p] === COMMA)) p++;
+    if (p >= e) return;
+    const ns = p;
+    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+    const ne = p;
+    if (ne === ns) return;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    if (p >= e || buf[p] !== EQUAL) return;
+    p++;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    let vs = p;
+    let ve: number;
+    if (p < e && buf[p] === DQUOTE) {
+      ve = skipQuoted(buf, p, e);
+      if (ve >= e) return;
+      vs = p + 1;
+      p = ve + 1;
+    } else {
+      while (p < e && buf[p] !== COMMA && (cls[buf[p]!]! & C_LWS) === 0) p++;
+      ve = p;
+    }
+    if (lowerEquals(buf, ns, ne, USERNAME)) {
+      SPAN[0] = vs;
+      SPAN[1] = ve;
+      return;
+    }
+  }
+}
