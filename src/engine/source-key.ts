@@ -6,7 +6,7 @@
 // whole /64 (RFC 6177), so per-address state would let an attacker rotate
 // through 2^64 addresses and never hit a limit.
 
-import { formatIp } from '../packet/address.js';
+import { formatIp, parseCidr } from '../packet/address.js';
 
 export type SourceKey = number | string;
 
@@ -33,4 +33,17 @@ export function sourceKeyText(key: SourceKey, v6PrefixLength: number): string {
   for (let i = 0; i < key.length && i < 16; i++) bytes[i] = key.charCodeAt(i);
   const ip = formatIp(bytes, 0, 6);
   return v6PrefixLength === 128 ? ip : `${ip}/${v6PrefixLength}`;
+}
+
+/**
+ * The key for a source given as text (an address, or for IPv6 a prefix as
+ * printed by sourceKeyText): for the state file and the CLI. null when the
+ * text is not an address or its prefix does not match how sources are keyed.
+ */
+export function sourceKeyFromText(text: string, v6PrefixLength: number): SourceKey | null {
+  const c = parseCidr(text);
+  if (c === null) return null;
+  if (c.family === 4) return c.prefix === 32 ? sourceKey(c.bytes, 0, 4, v6PrefixLength) : null;
+  if (c.prefix !== 128 && c.prefix !== v6PrefixLength) return null;
+  return sourceKey(c.bytes, 0, 6, v6PrefixLength);
 }
