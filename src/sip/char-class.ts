@@ -2,7 +2,10 @@
 // at module load. The parser tests a byte with one load and one AND instead
 // of a chain of comparisons, and never builds a string to do it.
 
-/** token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") (§25.1). Method names and header names are tokens. */
+/**
+ * token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+ * (§25.1). Method names and header names are tokens.
+ */
 export const C_TOKEN = 1;
 /** DIGIT (RFC 5234 core rule). */
 export const C_DIGIT = 2;
@@ -12,7 +15,11 @@ export const C_WSP = 4;
 export const C_ALPHA = 8;
 /** scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1, used by §25.1 absoluteURI). */
 export const C_SCHEME = 16;
-/** hostname and IPv4address characters: alphanum / "-" / "." (§25.1 hostname, toplabel, domainlabel). "_" is added because real DNS names carry it (SRV labels) and a PBX resolves them anyway. */
+/**
+ * hostname and IPv4address characters: alphanum / "-" / "." (§25.1 hostname,
+ * toplabel, domainlabel). "_" is added because real DNS names carry it (SRV
+ * labels) and a PBX resolves them anyway.
+ */
 export const C_HOST = 32;
 /** A byte allowed in a Request-URI: printable US-ASCII except SP (RFC 3986 §2; non-ASCII must be %-escaped). */
 export const C_URI = 64;
@@ -40,7 +47,6 @@ export const EQUAL = 0x3d;
 export const LBRACKET = 0x5b;
 export const RBRACKET = 0x5d;
 export const SLASH = 0x2f;
-export const QUESTION = 0x3f;
 
 (function build(): void {
   for (let c = 0; c < 256; c++) {

@@ -485,8 +485,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
 
   if (isRequest) {
     // §8.1.1.5: the CSeq method MUST match the request method.
-    if (msg.cseq >= 0 && !sameMethod(buf, msg.method, msg.methodStart, msg.methodEnd, msg.cseqMethod, cseqMethodStart, cseqMethodEnd)) {
-      return invalid(msg, R_CSEQ_METHOD_MISMATCH);
+    if (msg.cseq >= 0) {
+      const same = sameMethod(buf, msg.method, msg.methodStart, msg.methodEnd, msg.cseqMethod, cseqMethodStart, cseqMethodEnd);
+      if (!same) return invalid(msg, R_CSEQ_METHOD_MISMATCH);
     }
   } else {
     // A response names its transaction's method only in CSeq (§8.1.1.5, §17.1.3).
