@@ -12,10 +12,14 @@
 // (fail-open: --queue-bypass lets SIP through; fail-closed: SIP is dropped)
 // until the next start, which finds and replaces them.
 
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
 import { SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
-import { NfQueue } from '../queue/nfqueue.js';
+import { parseCidr } from '../packet/address.js';
+import { NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
 import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
 import { compileRules } from '../rules/compile-rules.js';
 import { loadConfig, type LoadOptions } from '../rules/load-config.js';
@@ -57,6 +61,18 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   for (const w of loaded.warnings) log.warn('config-warning', { message: w });
   const kopts = kernelOptions(loaded.config);
   const engine = new Engine(compileRules(loaded.config));
+  const store = new BanStore({
+    file: loaded.config.stateFile,
+    v6PrefixLength: loaded.config.ipv6PrefixLength,
+    onError: (e) => log.error('state-save-failed', { file: loaded.config.stateFile, message: e.message }),
+  });
+  try {
+    mkdirSync(dirname(store.file), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    log.error('state-dir-failed', { file: store.file, message: (e as Error).message, effect: 'bans will not survive a restart' });
+  }
+  const restored = store.restore(engine.bans);
+  if (restored.warning !== null) log.warn('state-restore', { message: restored.warning });
 
   // The loop needs the queue's hot table, the queue needs the loop's callback.
   let queue: NfQueue | null = null;
@@ -65,6 +81,7 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   const pending: Array<[string, number]> = [];
   const banSink = {
     add: (cidr: string, seconds: number): boolean => {
+      store.changed();
       if (bans === null) {
         pending.push([cidr, seconds]); // between queue open and ipset ready: keep, apply once it is
         return true;
@@ -87,6 +104,13 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     onError: (e) => log.error('ban-set', { message: e.message }),
   });
   for (const [cidr, s] of pending.splice(0)) bans.add(cidr, s);
+  // Saved bans back into the kernel set and the hot table.
+  for (const r of restored.restored) {
+    bans.add(r.source, r.secondsLeft);
+    const c = parseCidr(r.source);
+    if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, r.secondsLeft * 1000);
+  }
+  log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
   log.lifecycle('start', {
     pid: process.pid,
     files: loaded.files,
@@ -124,6 +148,7 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     log.error('cleanup-failed', { message: (e as Error).message, hint: 'run sipwall cleanup' });
   }
   queue.close();
+  store.flush();
   await bans.close();
   const s = queue.stats();
   log.lifecycle('stop', { packets: s.packets, toJs: s.toJs, hotDrop: s.hotDrop, hotAccept: s.hotAccept + s.hotTrust, bans: loop.counters.bans });

@@ -44,6 +44,8 @@ export interface Config {
   strict: boolean;
   policy: { stun: Action; nonSip: Action; invalidSip: Action };
   maxTrackedSources: number;
+  /** Where bans are saved across restarts (absolute path). */
+  stateFile: string;
   inline: InlineConfig;
 }
 

@@ -71,6 +71,7 @@ export const SCHEMA: Spec = {
       required: ['stun', 'nonSip', 'invalidSip'],
     },
     maxTrackedSources: { t: 'int', min: 1024, max: 50_000_000 },
+    stateFile: { t: 'text', minLen: 2, maxLen: 4096, printable: true },
     inline: {
       t: 'object',
       fields: {
@@ -96,7 +97,7 @@ export const SCHEMA: Spec = {
   },
   required: [
     'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
-    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'inline',
+    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'inline',
   ],
 };
 
@@ -249,6 +250,7 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
     r.enabled ??= true;
     r.note ??= '';
   }
+  if (!cfg.stateFile.startsWith('/')) fail(ctx, 'stateFile', `must be an absolute path, got ${JSON.stringify(cfg.stateFile)}`);
   if (!/^\d{1,5}([-:]\d{1,5})?$/.test(cfg.inline.ports)) fail(ctx, 'inline.ports', `must be a port or a range like 5060-5082, got ${JSON.stringify(cfg.inline.ports)}`);
   const [lo, hi = lo] = cfg.inline.ports.split(/[-:]/).map(Number) as [number, number?];
   if (lo < 1 || hi > 65535 || lo > hi) fail(ctx, 'inline.ports', `must be an ordered range within 1-65535, got ${cfg.inline.ports}`);

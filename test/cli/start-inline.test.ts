@@ -19,13 +19,13 @@ const PEER_C6 = 'fd78:1::2';
 let ids = 0;
 const cid = (tag: string): string => `${tag}-${process.pid}-${ids++}`;
 
-function config(extra = ''): string {
+function config(bans = 'bans: {baseSeconds: 3, factor: 1, maxSeconds: 3}'): string {
   return `secretHosts: [${SECRET}]
 rateLimits:
   register: {limit: 5, windowSeconds: 60}
-bans: {baseSeconds: 3, factor: 1, maxSeconds: 3}
+${bans}
 inline: {queueNum: 310}
-${extra}`;
+`;
 }
 
 async function stop(p: SipwallProc): Promise<number | null> {
@@ -143,6 +143,24 @@ t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the r
   const again = await lab.sipwall(config());
   t.match(lab.pair.host.save(4), /NFQUEUE/, 'and a new start installs them again');
   t.equal(await stop(again), 0);
+});
+
+t.test('bans survive kill -9 and a reboot-like loss of the kernel sets', async (t) => {
+  const lab = await SipLab.start(t, 'st7');
+  const sw = await lab.sipwall(config('bans: {baseSeconds: 600, factor: 1, maxSeconds: 600}'));
+  const control = { src: PEER_B4, msg: toSecret };
+  t.notOk(await udpDelivered(lab, PEER_A4, HOST4, scanner, control), 'scanner dropped and banned');
+  await new Promise((r) => setTimeout(r, 1500)); // the store writes at most one second after a ban
+  sw.child.kill('SIGKILL');
+  await new Promise((r) => sw.child.once('exit', r));
+  const r = spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'cleanup', '--config', lab.lastConfig], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.same(lab.pair.host.ipsetNames(), [], 'kernel sets gone, as after a reboot');
+  const again = await lab.sipwall(config('bans: {baseSeconds: 600, factor: 1, maxSeconds: 600}'));
+  t.teardown(() => stop(again));
+  t.match(again.events().find((e) => e['event'] === 'state-restored'), { bans: 1 }, 'the ban was restored from the state file');
+  t.ok(ipsetHas(lab, 'sipwall-ban4', PEER_A4), 'and put back in the kernel set');
+  t.notOk(await udpDelivered(lab, PEER_A4, HOST4, phone, control), 'so the source stays banned');
 });
 
 t.test('kill -9 in fail-closed mode leaves SIP blocked until sipwall returns', async (t) => {

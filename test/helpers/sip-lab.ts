@@ -88,7 +88,8 @@ export class SipLab {
   /** Starts `sipwall start` in the host namespace with this YAML config; resolves when it logged "start". */
   async sipwall(yaml: string, args: string[] = []): Promise<SipwallProc> {
     const cfg = join(this.dir, `sipwall-${seq++}.yaml`);
-    writeFileSync(cfg, yaml);
+    // Each lab keeps its bans in its own directory, never in /var/lib/sipwall.
+    writeFileSync(cfg, /^stateFile:/m.test(yaml) ? yaml : `${yaml}\nstateFile: ${join(this.dir, 'bans.json')}\n`);
     this.lastConfig = cfg;
     const child = this.pair.host.spawn(['node', BIN, 'start', '--config', cfg, ...args]);
     let err = '';
