@@ -76,6 +76,14 @@ export class QueueError extends SipwallError {
   }
 }
 
+/** The control socket of a running sipwall cannot be reached, or refused a request. */
+export class ControlError extends SipwallError {
+  constructor(message: string) {
+    super(message, 'SIPWALL_ERR_CONTROL');
+    this.name = 'ControlError';
+  }
+}
+
 /** Exit status for each code, so the CLI maps errors to exits in one place. */
 export const EXIT_CODES: Readonly<Record<string, number>> = {
   SIPWALL_ERR_USAGE: 64, // EX_USAGE
@@ -85,5 +93,6 @@ export const EXIT_CODES: Readonly<Record<string, number>> = {
   SIPWALL_ERR_KERNEL: 71, // EX_OSERR
   SIPWALL_ERR_NATIVE: 71,
   SIPWALL_ERR_QUEUE: 69, // EX_UNAVAILABLE
+  SIPWALL_ERR_CONTROL: 69, // EX_UNAVAILABLE
   SIPWALL_ERR_UNKNOWN: 70, // EX_SOFTWARE
 };

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { EXIT_CODES, SipwallError, UsageError } from '../errors.js';
 import { runCheck } from './check-command.js';
+import { controlCommand } from './control-commands.js';
 import { runCleanup, runRules } from './rules-command.js';
 import { runStart } from './start-command.js';
 
@@ -15,6 +16,12 @@ const COMMANDS: Record<string, { run: Command; about: string }> = {
   check: { run: runCheck, about: 'judge capture or SIP message files offline, print JSON per packet' },
   rules: { run: runRules, about: 'print the kernel rules sipwall would install (--print), no root needed' },
   cleanup: { run: runCleanup, about: 'remove every kernel rule and ban set sipwall installed' },
+  status: { run: controlCommand('status'), about: 'uptime, mode, counters and queue health of the running sipwall' },
+  bans: { run: controlCommand('bans'), about: 'list active bans (source, reason, time left, hits)' },
+  ban: { run: controlCommand('ban'), about: 'ban an address or network: ban IP|CIDR [--for DURATION] [--reason TEXT]' },
+  unban: { run: controlCommand('unban'), about: 'lift a ban: unban IP|CIDR' },
+  trust: { run: controlCommand('trust'), about: 'trust an address or network until restart: trust IP|CIDR' },
+  reload: { run: controlCommand('reload'), about: 're-read the rules file (a bad file is refused, the old rules stay)' },
 };
 
 function version(): string {

@@ -24,6 +24,8 @@ import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
 import { compileRules } from '../rules/compile-rules.js';
 import { loadConfig, type LoadOptions } from '../rules/load-config.js';
 import { kernelOptions, queueOptions } from './inline-options.js';
+import { startControlServer, stopControlServer } from './control-server.js';
+import { controlHandler } from './inline-control.js';
 import { Logger } from './logger.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -111,6 +113,37 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, r.secondsLeft * 1000);
   }
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
+
+  let files = loaded.files;
+  const reload = (): { ok: boolean; message: string } => {
+    try {
+      const next = loadConfig(source);
+      engine.setRules(compileRules(next.config));
+      files = next.files;
+      if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
+        log.warn('reload-inline-ignored', { message: 'the inline section changed: restart sipwall to apply it' });
+      }
+      log.lifecycle('reload', { files: next.files });
+      return { ok: true, message: `rules reloaded from ${next.files.join(', ')}` };
+    } catch (e) {
+      log.error('reload-refused', { message: (e as Error).message, kept: 'previous rules' });
+      return { ok: false, message: `${(e as Error).message} (the previous rules stay in force)` };
+    }
+  };
+  const onHup = (): void => void reload();
+  const ctl = loaded.config.control;
+  let control: Awaited<ReturnType<typeof startControlServer>> | null = null;
+  try {
+    control = await startControlServer(
+      ctl.socket,
+      ctl.group,
+      controlHandler({ engine, queue, bans: () => bans, store, counters: loop.counters, kernel: kopts, files: () => files, log, startedAt: Date.now(), reload }),
+    );
+  } catch (e) {
+    // Filtering matters more than the control socket: carry on without it, loudly.
+    log.error('control-socket-failed', { socket: ctl.socket, message: (e as Error).message });
+  }
+
   log.lifecycle('start', {
     pid: process.pid,
     files: loaded.files,
@@ -118,27 +151,16 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     ports: `${kopts.ports.from}-${kopts.ports.to}`,
     failMode: kopts.failOpen ? 'open' : 'closed',
     conntrackMark: queue.conntrackMark,
+    control: control !== null ? ctl.socket : null,
   });
 
-  const reload = (): void => {
-    try {
-      const next = loadConfig(source);
-      engine.setRules(compileRules(next.config));
-      if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
-        log.warn('reload-inline-ignored', { message: 'the inline section changed: restart sipwall to apply it' });
-      }
-      log.lifecycle('reload', { files: next.files });
-    } catch (e) {
-      log.error('reload-refused', { message: (e as Error).message, kept: 'previous rules' });
-    }
-  };
-
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.on('SIGHUP', reload);
+    process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  process.removeListener('SIGHUP', reload);
+  process.removeListener('SIGHUP', onHup);
+  if (control !== null) await stopControlServer(control, ctl.socket);
   log.lifecycle('stopping', { signal });
   let code = 0;
   try {

@@ -15,6 +15,7 @@
 
 import type { CompiledRules } from '../rules/compile-rules.js';
 import { MATCH_CONTAINS, MATCH_EQUALS, MATCH_PREFIX, RL_ALL, RL_INVITE, RL_REGISTER } from '../rules/compile-rules.js';
+import { CidrSet } from '../packet/address.js';
 import { isStun } from '../packet/is-stun.js';
 import { PROTO_TCP, type PacketView } from '../packet/packet-view.js';
 import { equalsIgnoreCase, indexOfIgnoreCase, startsWithIgnoreCase } from '../sip/bytes.js';
@@ -83,6 +84,8 @@ export class Engine {
   readonly bans: BanTable;
   readonly trust: TrustTable;
   readonly flows: TcpFlows;
+  /** Networks trusted at run time by the admin (sipwall trust CIDR), on top of the rules file's list; kept across reloads. */
+  readonly extraTrusted = new CidrSet();
   private readonly msg = new SipMessage();
 
   constructor(rules: CompiledRules, state?: EngineState) {
@@ -118,6 +121,7 @@ export class Engine {
     const ban = this.bans.active(key, now);
     if (ban !== null) return this.set(d, VERDICT_DROP, R_BANNED);
     if (r.trusted.size > 0 && r.trusted.has(view.buf, view.srcOff, fam)) return this.set(d, VERDICT_ACCEPT_TRUST, R_TRUSTED_LIST);
+    if (this.extraTrusted.size > 0 && this.extraTrusted.has(view.buf, view.srcOff, fam)) return this.set(d, VERDICT_ACCEPT_TRUST, R_TRUSTED_LIST);
     if (this.trust.isTrusted(key, now)) return this.set(d, VERDICT_ACCEPT_TRUST, R_TRUSTED);
     if (view.proto === PROTO_TCP) {
       this.flows.segment(this, view, key, now, d);

@@ -27,9 +27,11 @@ export const R_PARTIAL = 20;
 export const R_TCP_GAP = 21;
 /** A TCP segment that only repeats bytes already judged and accepted. */
 export const R_RETRANSMIT = 22;
+/** Banned by the admin (sipwall ban). */
+export const R_MANUAL = 23;
 
 export const REASON_NAMES: readonly string[] = [
   'ok', 'blocked', 'banned', 'trusted-list', 'trusted', 'scanner-ua', 'fingerprint', 'secret-host',
   'rate-register', 'rate-invite', 'rate-all', 'strict', 'response', 'keepalive', 'stun', 'non-sip',
-  'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit',
+  'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit', 'manual',
 ];

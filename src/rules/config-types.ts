@@ -46,6 +46,8 @@ export interface Config {
   maxTrackedSources: number;
   /** Where bans are saved across restarts (absolute path). */
   stateFile: string;
+  /** The control socket of sipwall start (sipwall status, bans, ban...). */
+  control: { socket: string; group: string };
   inline: InlineConfig;
 }
 

@@ -72,6 +72,11 @@ export const SCHEMA: Spec = {
     },
     maxTrackedSources: { t: 'int', min: 1024, max: 50_000_000 },
     stateFile: { t: 'text', minLen: 2, maxLen: 4096, printable: true },
+    control: {
+      t: 'object',
+      fields: { socket: { t: 'text', minLen: 2, maxLen: 100, printable: true }, group: { t: 'text', maxLen: 32, printable: true } },
+      required: ['socket', 'group'],
+    },
     inline: {
       t: 'object',
       fields: {
@@ -97,7 +102,7 @@ export const SCHEMA: Spec = {
   },
   required: [
     'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
-    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'inline',
+    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'control', 'inline',
   ],
 };
 
@@ -250,6 +255,8 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
     r.enabled ??= true;
     r.note ??= '';
   }
+  if (!cfg.control.socket.startsWith('/')) fail(ctx, 'control.socket', `must be an absolute path, got ${JSON.stringify(cfg.control.socket)}`);
+  if (cfg.control.group !== '' && !/^[a-z_][a-z0-9_-]*\$?$/.test(cfg.control.group)) fail(ctx, 'control.group', `is not a valid group name: ${JSON.stringify(cfg.control.group)}`);
   if (!cfg.stateFile.startsWith('/')) fail(ctx, 'stateFile', `must be an absolute path, got ${JSON.stringify(cfg.stateFile)}`);
   if (!/^\d{1,5}([-:]\d{1,5})?$/.test(cfg.inline.ports)) fail(ctx, 'inline.ports', `must be a port or a range like 5060-5082, got ${JSON.stringify(cfg.inline.ports)}`);
   const [lo, hi = lo] = cfg.inline.ports.split(/[-:]/).map(Number) as [number, number?];

@@ -64,6 +64,10 @@ export class SipLab {
   readonly dir: string;
   /** The config file of the last sipwall() call. */
   lastConfig = '';
+
+  get controlSocket(): string {
+    return join(this.dir, 'control.sock');
+  }
   readonly #pbx: Lines;
   readonly #sender: Lines;
   readonly #senderProc: ChildProcess;
@@ -88,8 +92,12 @@ export class SipLab {
   /** Starts `sipwall start` in the host namespace with this YAML config; resolves when it logged "start". */
   async sipwall(yaml: string, args: string[] = []): Promise<SipwallProc> {
     const cfg = join(this.dir, `sipwall-${seq++}.yaml`);
-    // Each lab keeps its bans in its own directory, never in /var/lib/sipwall.
-    writeFileSync(cfg, /^stateFile:/m.test(yaml) ? yaml : `${yaml}\nstateFile: ${join(this.dir, 'bans.json')}\n`);
+    // Each lab keeps its bans and its control socket in its own directory,
+    // never in /var/lib/sipwall or /run/sipwall.
+    let text = yaml;
+    if (!/^stateFile:/m.test(text)) text += `\nstateFile: ${join(this.dir, 'bans.json')}\n`;
+    if (!/^control:/m.test(text)) text += `\ncontrol: {socket: ${this.controlSocket}, group: ""}\n`;
+    writeFileSync(cfg, text);
     this.lastConfig = cfg;
     const child = this.pair.host.spawn(['node', BIN, 'start', '--config', cfg, ...args]);
     let err = '';

@@ -1,0 +1,36 @@
+// The control socket's protocol: one JSON object per line each way, over a
+// Unix socket readable by root only (or a named group). Small on purpose: a
+// request names a command and its arguments; the answer is {"ok": true, ...}
+// or {"ok": false, "error": "...", "code": "SIPWALL_ERR_..."}.
+
+export const DEFAULT_CONTROL_SOCKET = '/run/sipwall/control.sock';
+/** Largest request line accepted; anything longer is refused and the connection closed. */
+export const MAX_REQUEST_BYTES = 4096;
+
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'bans' }
+  | { cmd: 'ban'; target: string; seconds: number; reason: string }
+  | { cmd: 'unban'; target: string }
+  | { cmd: 'trust'; target: string }
+  | { cmd: 'reload' };
+
+export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: string; code: string };
+
+const COMMANDS = new Set(['status', 'bans', 'ban', 'unban', 'trust', 'reload']);
+
+/** Checks a parsed request's shape; returns an error text or null. */
+export function requestProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'request must be a JSON object';
+  const r = v as Record<string, unknown>;
+  if (typeof r['cmd'] !== 'string' || !COMMANDS.has(r['cmd'])) return `unknown command ${JSON.stringify(r['cmd'])}`;
+  if (r['cmd'] === 'ban' || r['cmd'] === 'unban' || r['cmd'] === 'trust') {
+    if (typeof r['target'] !== 'string' || r['target'].length > 64) return 'target must be an address or CIDR';
+  }
+  if (r['cmd'] === 'ban') {
+    const s = r['seconds'];
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > 2147483) return 'seconds must be a whole number from 1 to 2147483';
+    if (typeof r['reason'] !== 'string' || r['reason'].length > 200) return 'reason must be text of at most 200 characters';
+  }
+  return null;
+}

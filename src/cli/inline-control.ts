@@ -1,0 +1,147 @@
+// What the control socket can do to a running sipwall: report, ban, unban,
+// trust, reload. One source (an IPv4 address, or an IPv6 address or prefix
+// at the tracking length) goes through the engine, the kernel set, the
+// native hot table and the state file, like a ban the engine made itself.
+// A wider network goes to the kernel set only (hash:net takes CIDRs): it is
+// dropped before the queue, and lives as long as its timeout or the set.
+
+import { readFileSync } from 'node:fs';
+import type { BanStore } from '../engine/ban-store.js';
+import type { Engine } from '../engine/engine.js';
+import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
+import { sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
+import { UsageError } from '../errors.js';
+import type { BanSet, KernelOptions } from '../kernel/index.js';
+import { parseCidr } from '../packet/address.js';
+import type { NfQueue } from '../queue/nfqueue.js';
+import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
+import type { LoopCounters } from '../queue/verdict-loop.js';
+import type { ControlReply, ControlRequest } from './control-protocol.js';
+import type { Logger } from './logger.js';
+
+export interface InlineParts {
+  engine: Engine;
+  queue: NfQueue;
+  bans: () => BanSet | null;
+  store: BanStore;
+  counters: LoopCounters;
+  kernel: KernelOptions;
+  files: () => string[];
+  log: Logger;
+  startedAt: number;
+  reload: () => { ok: boolean; message: string };
+}
+
+/** The kernel's view of our queue: /proc/net/netfilter/nfnetlink_queue (net/netfilter/nfnetlink_queue.c seq_show). */
+export function kernelQueueHealth(queueNum: number): { waiting: number; queueDropped: number; userDropped: number } | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/).map(Number);
+    // queue_number peer_portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
+    if (f.length >= 7 && f[0] === queueNum) return { waiting: f[2]!, queueDropped: f[5]!, userDropped: f[6]! };
+  }
+  return null;
+}
+
+function sum(a: Float64Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return s;
+}
+
+export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise<ControlReply> {
+  const v6 = (): number => p.engine.rules.ipv6PrefixLength;
+  const target = (text: string) => {
+    const c = parseCidr(text);
+    if (c === null) throw new UsageError(`${JSON.stringify(text)} is not an IP address or CIDR`);
+    const key = sourceKeyFromText(text, v6());
+    return { c, key };
+  };
+  return async (req) => {
+    const now = Date.now();
+    switch (req.cmd) {
+      case 'status': {
+        const s = p.queue.stats();
+        const byReason: Record<string, { accept: number; drop: number }> = {};
+        REASON_NAMES.forEach((name, i) => {
+          const a = p.counters.accepted[i]!;
+          const d = p.counters.dropped[i]!;
+          if (a + d > 0) byReason[name] = { accept: a, drop: d };
+        });
+        return {
+          ok: true,
+          pid: process.pid,
+          uptimeSeconds: Math.round((now - p.startedAt) / 1000),
+          mode: p.kernel.failOpen ? 'fail-open' : 'fail-closed',
+          queue: p.kernel.queueNum,
+          ports: `${p.kernel.ports.from}-${p.kernel.ports.to}`,
+          files: p.files(),
+          packets: { total: s.packets, toEngine: s.toJs, accepted: sum(p.counters.accepted), dropped: sum(p.counters.dropped), byReason },
+          nativeHotHits: { drop: s.hotDrop, accept: s.hotAccept + s.hotTrust, tcpEmpty: s.tcpEmptyAccept },
+          queueHealth: { enobufs: s.enobufs, jsErrors: s.jsErrors, kernel: kernelQueueHealth(p.kernel.queueNum) },
+          bansActive: p.engine.bans.activeCount(now),
+          trustedSources: p.engine.trust.activeCount(now),
+          trackedSources: p.engine.rates.size,
+        };
+      }
+      case 'bans': {
+        const list = [];
+        for (const [key, r] of p.engine.bans.entries(now)) {
+          list.push({ source: sourceKeyText(key, v6()), reason: REASON_NAMES[r.reason], rule: r.ruleId, secondsLeft: Math.ceil((r.until - now) / 1000), hits: r.hits, offences: r.offences });
+        }
+        const known = new Set(list.map((b) => b.source));
+        // Networks banned by the admin live in the kernel set only.
+        for (const e of (await p.bans()?.list()) ?? []) {
+          if (!known.has(e.cidr)) list.push({ source: e.cidr, reason: 'manual', rule: '', secondsLeft: e.secondsLeft, hits: 0, offences: 1 });
+        }
+        return { ok: true, bans: list };
+      }
+      case 'ban': {
+        const { c, key } = target(req.target);
+        const set = p.bans();
+        if (key !== null) {
+          p.engine.bans.ban(key, now, R_MANUAL, req.reason, req.seconds);
+          if (c.family === 4 || c.prefix <= 64) p.queue.hotSet(c.bytes, c.family, VERDICT_DROP, req.seconds * 1000);
+          p.store.changed();
+        }
+        set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds);
+        p.log.warn('ban', { source: req.target, seconds: req.seconds, reason: 'manual', rule: req.reason, by: 'admin' });
+        return { ok: true, banned: key !== null ? sourceKeyText(key, v6()) : req.target, seconds: req.seconds, scope: key !== null ? 'source' : 'network (kernel set only)' };
+      }
+      case 'unban': {
+        const { c, key } = target(req.target);
+        let was = false;
+        if (key !== null) {
+          was = p.engine.bans.unban(key, now);
+          if (c.family === 4 || c.prefix <= 64) p.queue.hotDelete(c.bytes, c.family);
+          p.store.changed();
+        }
+        p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target);
+        p.log.info('unban', { source: req.target, by: 'admin' });
+        return { ok: true, unbanned: req.target, wasBanned: was };
+      }
+      case 'trust': {
+        const { c, key } = target(req.target);
+        if (key !== null) {
+          p.engine.bans.unban(key, now);
+          p.bans()?.remove(sourceKeyText(key, v6()));
+          p.store.changed();
+        }
+        p.engine.extraTrusted.add(c);
+        // The hot table holds IPv4 addresses and IPv6 /64s: use it only when that is exactly what is trusted.
+        if ((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, 0xffffffff);
+        p.log.info('trust', { source: req.target, by: 'admin', until: 'restart' });
+        return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)' };
+      }
+      case 'reload': {
+        const r = p.reload();
+        return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message, code: 'SIPWALL_ERR_CONFIG' };
+      }
+    }
+  };
+}

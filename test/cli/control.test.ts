@@ -1,0 +1,99 @@
+// The control socket of a running sipwall, end to end in namespaces: status,
+// bans, ban/unban of a source and of a network, trust, reload with a bad
+// file, and the errors an admin can hit.
+
+import { spawnSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { samples } from '../helpers/engine-fixtures.js';
+import { HOST4, PEER_A4, PEER_B4, SipLab, withCallId } from '../helpers/sip-lab.js';
+
+const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const SECRET = 'secret-7f3a.pbx.example.com';
+const toSecret = samples('_legit').find((s) => s.name.includes('secret'))!.data;
+const phone = samples('rate-register')[0]!.data;
+const scanner = samples('friendly-scanner')[0]!.data;
+let n = 0;
+
+t.test('status, ban, bans, unban, trust, reload over the control socket', async (t) => {
+  const lab = await SipLab.start(t, 'ctl');
+  const sw = await lab.sipwall(`secretHosts: [${SECRET}]\ninline: {queueNum: 320}\n`);
+  t.teardown(() => {
+    sw.child.kill('SIGTERM');
+  });
+  const sock = lab.controlSocket;
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--socket', sock], { encoding: 'utf8', timeout: 20_000 });
+  const delivered = async (src: string, msg: Buffer): Promise<boolean> => {
+    const id = `ctl-${process.pid}-${n++}`;
+    await lab.send('udp', src, HOST4, [withCallId(msg, id)]);
+    if (await lab.received(id, 400)) return true;
+    const c = `ctlc-${process.pid}-${n++}`;
+    await lab.send('udp', PEER_B4, HOST4, [withCallId(toSecret, c)]);
+    if (!(await lab.received(c, 5000))) throw new Error('control message lost');
+    return lab.received(id, 200);
+  };
+
+  t.equal(statSync(sock).mode & 0o777, 0o600, 'the socket is root-only');
+  const st = cli('status', '--json');
+  t.equal(st.status, 0, st.stderr);
+  t.match(JSON.parse(st.stdout), { mode: 'fail-open', queue: 320, ports: '5060-5082' });
+  t.match(cli('status').stdout, /sipwall fail-open, up \d+ s/);
+
+  const b = cli('ban', PEER_A4, '--for', '10m', '--reason', 'seen in a log');
+  t.equal(b.status, 0, b.stderr);
+  t.match(JSON.parse(b.stdout), { banned: PEER_A4, seconds: 600 });
+  t.ok(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(`${PEER_A4} timeout`), 'in the kernel set');
+  t.notOk(await delivered(PEER_A4, phone), 'the banned source is dropped');
+  const list = JSON.parse(cli('bans', '--json').stdout) as { bans: Array<Record<string, unknown>> };
+  t.match(list.bans.find((x) => x['source'] === PEER_A4), { reason: 'manual', rule: 'seen in a log', offences: 1 });
+  t.ok(Number(list.bans.find((x) => x['source'] === PEER_A4)?.['secondsLeft']) > 590, 'with its time left');
+  t.match(cli('bans').stdout, new RegExp(`^source .*\\n${PEER_A4.replace(/\./g, '\\.')} +manual`, 'm'), 'a table without --json');
+
+  t.equal(cli('unban', PEER_A4).status, 0);
+  t.notOk(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(PEER_A4), 'out of the kernel set');
+  t.ok(await delivered(PEER_A4, phone), 'and its packets pass again');
+
+  t.equal(cli('ban', '10.88.0.0/16', '--for', '30').status, 0);
+  t.ok(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes('10.88.0.0/16 timeout'), 'a network ban goes to the kernel set');
+  t.ok((JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string }> }).bans.some((x) => x.source === '10.88.0.0/16'), 'and is listed');
+
+  t.equal(cli('trust', PEER_A4).status, 0);
+  t.ok(await delivered(PEER_A4, scanner), 'a trusted source is accepted even with a scanner UA');
+
+  const cfg = lab.lastConfig;
+  writeFileSync(cfg, 'secretHosts: [bad host!]\n');
+  const bad = cli('reload');
+  t.equal(bad.status, 78, 'reload of a bad file fails with the config exit code');
+  t.match(bad.stderr, /secretHosts\[0\].*previous rules stay in force/);
+  t.equal(cli('status', '--json').status, 0, 'sipwall still answers');
+  writeFileSync(cfg, `secretHosts: [${SECRET}]\ninline: {queueNum: 320}\nstateFile: ${join(lab.dir, 'bans.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
+  const good = cli('reload');
+  t.equal(good.status, 0, good.stderr);
+  t.match(good.stdout, /rules reloaded/);
+  t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'reload-refused') && sw.events().some((e) => e['event'] === 'reload')), 'both logged');
+});
+
+t.test('control commands: bad arguments and no sipwall give one-line errors', async (t) => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  const cases: Array<[string[], number, RegExp]> = [
+    [['ban'], 64, /exactly one IP address or CIDR/],
+    [['ban', 'not-an-ip'], 64, /not an IP address or CIDR/],
+    [['ban', '192.0.2.1', '--for', '99y'], 64, /bad duration/],
+    [['ban', '192.0.2.1', '--bogus'], 64, /Unknown option '--bogus'/],
+    [['status', 'extra'], 64, /takes no arguments/],
+    [['status', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
+    [['unban', '2001:db8::1', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
+  ];
+  for (const [args, code, msg] of cases) {
+    const r = run(...args);
+    t.equal(r.status, code, `${args.join(' ')} exits ${code}`);
+    t.match(r.stderr, msg);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  for (const cmd of ['status', 'bans', 'ban', 'unban', 'trust', 'reload']) {
+    const h = run(cmd, '--help');
+    t.equal(h.status, 0);
+    t.match(h.stdout, new RegExp(`^Usage: sipwall ${cmd}`));
+  }
+});
