@@ -8,11 +8,13 @@ import { runCheck } from './check-command.js';
 import { controlCommand } from './control-commands.js';
 import { runCleanup, runRules } from './rules-command.js';
 import { runStart } from './start-command.js';
+import { runWatch } from './watch-command.js';
 
 type Command = (argv: string[], out: (s: string) => void, err: (s: string) => void) => number | Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; about: string }> = {
   start: { run: runStart, about: 'go inline: install kernel rules, bind the queue, judge SIP until stopped' },
+  watch: { run: runWatch, about: 'shadow mode: judge live traffic on an interface, change nothing, log what would be dropped' },
   check: { run: runCheck, about: 'judge capture or SIP message files offline, print JSON per packet' },
   rules: { run: runRules, about: 'print the kernel rules sipwall would install (--print), no root needed' },
   cleanup: { run: runCleanup, about: 'remove every kernel rule and ban set sipwall installed' },
