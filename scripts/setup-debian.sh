@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   iptables ipset iproute2 libnetfilter-queue-dev libmnl-dev libpcap-dev \
-  make g++ python3 ca-certificates >/dev/null
+  make g++ python3 ca-certificates systemd >/dev/null
 # The machine's own Node (>= 20) is used when present; Debian's nodejs is only a fallback.
 command -v node >/dev/null || apt-get install -y -qq nodejs npm >/dev/null
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "setup-debian.sh: Node >= 20 needed, found $(node --version)" >&2; exit 1; }

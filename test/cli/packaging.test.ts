@@ -1,0 +1,31 @@
+// The systemd unit shipped in contrib/: valid for systemd, and the least
+// privilege and state directories sipwall relies on.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+
+const UNIT = join(process.cwd(), 'contrib', 'systemd', 'sipwall.service');
+
+t.test('the systemd unit passes systemd-analyze verify', async (t) => {
+  const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8' });
+  t.not(r.error?.message.includes('ENOENT'), true, 'systemd-analyze is installed (scripts/setup-debian.sh)');
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stderr.trim(), '', 'no warnings');
+});
+
+t.test('the unit restarts on failure, keeps state, and holds only the capabilities it needs', async (t) => {
+  const text = readFileSync(UNIT, 'utf8');
+  const keys = new Map(text.split('\n').filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  t.equal(keys.get('Restart'), 'on-failure');
+  t.equal(keys.get('StateDirectory'), 'sipwall', '/var/lib/sipwall for the saved bans (stateFile default)');
+  t.equal(keys.get('RuntimeDirectory'), 'sipwall', '/run/sipwall for the control socket (control.socket default)');
+  t.equal(keys.get('CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_RAW');
+  t.equal(keys.get('NoNewPrivileges'), 'yes');
+  t.match(keys.get('ExecStart'), /dist\/src\/cli\/main\.js start$/);
+  t.match(keys.get('ExecReload'), /kill -HUP \$MAINPID/);
+  const defaults = readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8');
+  t.match(defaults, /stateFile: \/var\/lib\/sipwall\//, 'the default state file is inside StateDirectory');
+  t.match(defaults, /socket: \/run\/sipwall\//, 'the default control socket is inside RuntimeDirectory');
+});
