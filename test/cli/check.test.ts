@@ -2,7 +2,7 @@
 // corpus captures, JSON lines out.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -62,6 +62,7 @@ t.test('raw SIP message files and --summary', async (t) => {
 
 t.test('bad usage and bad input: one-line errors and distinct exit codes, never a crash', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sipwall-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'rateLimits:\n  register:\n    limit: -1\n');
   const big = join(dir, 'big.bin');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -8,7 +8,13 @@ import { R_RATE_REGISTER, R_SCANNER_UA } from '../../src/engine/reasons.js';
 import { sourceKeyFromText } from '../../src/engine/source-key.js';
 
 const POLICY = { baseSeconds: 100, factor: 4, maxSeconds: 10_000, forgetAfterSeconds: 1000, maxEntries: 1024 };
-const dir = (): string => mkdtempSync(join(tmpdir(), 'sipwall-bans-'));
+const made: string[] = [];
+const dir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'sipwall-bans-'));
+  made.push(d);
+  return d;
+};
+t.teardown(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const key = (s: string) => sourceKeyFromText(s, 64)!;
 
 t.test('bans survive a save and a restore; expired ones are dropped', async (t) => {

@@ -5,7 +5,7 @@
 // from several source addresses. Built on kernel-ns.ts; torn down with the test.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPair, Lines, pollUntil, type NsPair, type Teardown } from './kernel-ns.js';
@@ -83,6 +83,7 @@ export class SipLab {
   static async start(t: Teardown, tag: string): Promise<SipLab> {
     const pair = createPair(t, tag);
     const lab = new SipLab(pair, pair.host.spawn(['node', '-e', PBX]), pair.peer.spawn(['node', '-e', SENDER]));
+    t.teardown(() => rmSync(lab.dir, { recursive: true, force: true }));
     if (!(await lab.#pbx.wait((l) => l === 'ready', 10_000)) || !(await lab.#sender.wait((l) => l === 'ready', 10_000))) {
       throw new Error('lab processes did not start');
     }

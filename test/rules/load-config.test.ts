@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -8,6 +8,7 @@ import { FINGERPRINT, SCHEMA } from '../../src/rules/validate-config.js';
 
 type T = Test;
 const dir = mkdtempSync(join(tmpdir(), 'sipwall-cfg-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function local(text: string): string {
   const f = join(dir, `local-${n++}.yaml`);
