@@ -32,7 +32,7 @@ Needs no privilege and changes nothing on the host.
 Options:
   -c, --config FILE   the admin's rules file (default /etc/sipwall/sipwall.yaml if present)
       --defaults      use the shipped defaults only, ignore /etc/sipwall/sipwall.yaml
-      --ports RANGE   SIP ports: packets to or from them are judged (default 5060-5082)
+      --ports RANGE   SIP ports: packets to or from them are judged (default: the rules file's inline.ports)
       --src IP        source address for raw SIP message files (default 192.0.2.1)
       --summary       print only the summary
   -h, --help          this text
@@ -66,7 +66,7 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
   }
   if (positionals.length === 0) throw new UsageError('sipwall check: give at least one capture or SIP message file (see sipwall check --help)');
   if (values.config !== undefined && values.defaults === true) throw new UsageError('sipwall check: --config and --defaults exclude each other');
-  const [portLo, portHi] = parsePortRange('check', values.ports ?? '5060-5082');
+  const portsArg = values.ports !== undefined ? parsePortRange('check', values.ports) : null;
   const rawSrc = values.src ?? '192.0.2.1';
   const srcIp = parseIp(rawSrc);
   if (srcIp === null) throw new UsageError(`sipwall check: --src ${JSON.stringify(rawSrc)} is not an IP address`);
@@ -76,6 +76,7 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
   const inputs = positionals.map((file) => ({ file, buf: readInput(file) }));
   const loaded = loadConfig({ configFile: values.defaults === true ? null : values.config });
   for (const w of loaded.warnings) err(`sipwall check: warning: ${w}`);
+  const [portLo, portHi] = portsArg ?? parsePortRange('check', loaded.config.inline.ports);
   const engine = new Engine(compileRules(loaded.config));
   const view = new PacketView();
   const d = new Decision();
