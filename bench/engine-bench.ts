@@ -63,9 +63,10 @@ function benchDecision(): Array<{ message: string; meanNsMedian: number; singleN
     const pkt = buildUdpPacket('10.0.0.1', '10.99.0.2', 5060, 5060, payload);
     const pkts = scanner ? [] : Array.from({ length: SOURCES }, (_, i) => buildUdpPacket(`10.${(i >> 8) & 255}.${i & 255}.1`, '10.99.0.2', 5060, 5060, payload));
     let now = 1_000_000;
+    let fresh = 0; // scanner sources never repeat across rounds: each packet is a new source
     const one = (i: number): void => {
       let p = pkt;
-      if (scanner) p.writeUInt32BE((0x0b000000 + (i % SOURCES)) >>> 0, 12);
+      if (scanner) p.writeUInt32BE((0x0b000000 + (fresh++ % SOURCES)) >>> 0, 12);
       else p = pkts[i % SOURCES]!;
       decodeIp(p, 0, p.length, view);
       engine.decide(view, now, d);
