@@ -5,7 +5,6 @@
 // A wider network goes to the kernel set only (hash:net takes CIDRs): it is
 // dropped before the queue, and lives as long as its timeout or the set.
 
-import { readFileSync } from 'node:fs';
 import type { BanStore } from '../engine/ban-store.js';
 import type { Engine } from '../engine/engine.js';
 import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
@@ -13,6 +12,7 @@ import { sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
 import { UsageError } from '../errors.js';
 import type { BanSet, KernelOptions } from '../kernel/index.js';
 import { parseCidr } from '../packet/address.js';
+import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import type { NfQueue } from '../queue/nfqueue.js';
 import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
 import type { LoopCounters } from '../queue/verdict-loop.js';
@@ -30,22 +30,6 @@ export interface InlineParts {
   log: Logger;
   startedAt: number;
   reload: () => { ok: boolean; message: string };
-}
-
-/** The kernel's view of our queue: /proc/net/netfilter/nfnetlink_queue (net/netfilter/nfnetlink_queue.c seq_show). */
-export function kernelQueueHealth(queueNum: number): { waiting: number; queueDropped: number; userDropped: number } | null {
-  let text: string;
-  try {
-    text = readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/).map(Number);
-    // queue_number peer_portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
-    if (f.length >= 7 && f[0] === queueNum) return { waiting: f[2]!, queueDropped: f[5]!, userDropped: f[6]! };
-  }
-  return null;
 }
 
 function sum(a: Float64Array): number {
@@ -83,7 +67,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           files: p.files(),
           packets: { total: s.packets, toEngine: s.toJs, accepted: sum(p.counters.accepted), dropped: sum(p.counters.dropped), byReason },
           nativeHotHits: { drop: s.hotDrop, accept: s.hotAccept + s.hotTrust, tcpEmpty: s.tcpEmptyAccept },
-          queueHealth: { enobufs: s.enobufs, jsErrors: s.jsErrors, kernel: kernelQueueHealth(p.kernel.queueNum) },
+          queueHealth: { enobufs: s.enobufs, jsErrors: s.jsErrors, kernel: readKernelQueueStats(p.kernel.queueNum) },
           bansActive: p.engine.bans.activeCount(now),
           trustedSources: p.engine.trust.activeCount(now),
           trackedSources: p.engine.rates.size,

@@ -1,6 +1,7 @@
 // `sipwall start`: runs inline in the foreground (systemd-friendly, JSON logs
 // on stdout). Order matters for the PBX:
-//   1. load and validate the rules, check privilege: nothing changed yet;
+//   1. load and validate the rules, check privilege, listen on metrics.listen:
+//      nothing changed yet;
 //   2. bind the queue (so no packet is diverted to an unbound queue);
 //   3. install the kernel rules (packets start flowing to us);
 //   4. open the ban stream to ipset.
@@ -18,6 +19,7 @@ import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
 import { SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
+import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import { parseCidr } from '../packet/address.js';
 import { NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
 import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
@@ -92,11 +94,14 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     },
   };
   const loop = new VerdictLoop(engine, hot, banSink, log);
-  queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
+  // Listening before the queue and the rules: a metrics port in use stops the start with nothing to undo.
+  const metrics = await startInlineMetrics(loaded.config.metrics, { engine, loop, queue: () => queue, queueNum: kopts.queueNum });
   try {
+    queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
     await installRules(kopts);
   } catch (e) {
-    queue.close();
+    queue?.close();
+    await metrics?.close();
     throw e;
   }
   bans = new BanSet({
@@ -152,6 +157,7 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     failMode: kopts.failOpen ? 'open' : 'closed',
     conntrackMark: queue.conntrackMark,
     control: control !== null ? ctl.socket : null,
+    metrics: metrics?.url ?? null,
   });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -172,6 +178,7 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   queue.close();
   store.flush();
   await bans.close();
+  await metrics?.close();
   const s = queue.stats();
   log.lifecycle('stop', { packets: s.packets, toJs: s.toJs, hotDrop: s.hotDrop, hotAccept: s.hotAccept + s.hotTrust, bans: loop.counters.bans });
   return code;

@@ -49,6 +49,14 @@ export interface Config {
   /** The control socket of sipwall start (sipwall status, bans, ban...). */
   control: { socket: string; group: string };
   inline: InlineConfig;
+  /** The Prometheus /metrics endpoint of sipwall start (docs/metrics.md). */
+  metrics: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  enabled: boolean;
+  /** "ipv4:port" or "[ipv6]:port". */
+  listen: string;
 }
 
 /** How sipwall sits inline: kernel rules and the queue (see rules/README.md). */

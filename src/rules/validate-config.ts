@@ -4,6 +4,7 @@
 
 import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
+import { parseListenAddress } from '../metrics/listen-address.js';
 import { parseCidr } from '../packet/address.js';
 import { FINGERPRINT_FIELDS, type Config } from './config-types.js';
 
@@ -99,10 +100,15 @@ export const SCHEMA: Spec = {
         'queueMaxLen', 'copyRange', 'socketBufferBytes', 'batchSize', 'hotMaxEntries',
       ],
     },
+    metrics: {
+      t: 'object',
+      fields: { enabled: { t: 'bool' }, listen: { t: 'text', minLen: 3, maxLen: 64, printable: true } },
+      required: ['enabled', 'listen'],
+    },
   },
   required: [
     'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
-    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'control', 'inline',
+    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'control', 'inline', 'metrics',
   ],
 };
 
@@ -261,6 +267,9 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
   if (!/^\d{1,5}([-:]\d{1,5})?$/.test(cfg.inline.ports)) fail(ctx, 'inline.ports', `must be a port or a range like 5060-5082, got ${JSON.stringify(cfg.inline.ports)}`);
   const [lo, hi = lo] = cfg.inline.ports.split(/[-:]/).map(Number) as [number, number?];
   if (lo < 1 || hi > 65535 || lo > hi) fail(ctx, 'inline.ports', `must be an ordered range within 1-65535, got ${cfg.inline.ports}`);
+  if (parseListenAddress(cfg.metrics.listen) === null) {
+    fail(ctx, 'metrics.listen', `must be an IP address and a port like 127.0.0.1:9467 or [::1]:9467, got ${JSON.stringify(cfg.metrics.listen)}`);
+  }
   if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) fail(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`);
   return cfg;
 }
