@@ -163,6 +163,34 @@ t.test('bans survive kill -9 and a reboot-like loss of the kernel sets', async (
   t.notOk(await udpDelivered(lab, PEER_A4, HOST4, phone, control), 'so the source stays banned');
 });
 
+t.test('kill -9 in the middle of heavy banning loses at most the last second of bans', async (t) => {
+  const lab = await SipLab.start(t, 'st8');
+  const sources = Array.from({ length: 40 }, (_, i) => `10.77.0.${100 + i}`);
+  for (const a of sources) lab.pair.peer.exec(['ip', 'addr', 'add', `${a}/24`, 'dev', 'vp']);
+  const yaml = config('bans: {baseSeconds: 600, factor: 1, maxSeconds: 600}');
+  const sw = await lab.sipwall(yaml);
+  for (const src of sources) {
+    await lab.send('udp', src, HOST4, [withCallId(scanner, cid('storm'))]);
+    await new Promise((r) => setTimeout(r, 60)); // ~2.5 s of banning
+  }
+  await lab.until(() => sw.events().filter((e) => e['event'] === 'ban').length === sources.length);
+  sw.child.kill('SIGKILL');
+  const killedAt = Date.now();
+  await new Promise((r) => sw.child.once('exit', r));
+  const banned = sw.events().filter((e) => e['event'] === 'ban');
+  t.equal(banned.length, sources.length, 'every source was banned before the kill');
+  const r = spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'cleanup', '--config', lab.lastConfig], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const again = await lab.sipwall(yaml);
+  t.teardown(() => stop(again));
+  const listed = spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'bans', '--json', '--socket', lab.controlSocket], { encoding: 'utf8' });
+  const restored = new Set((JSON.parse(listed.stdout) as { bans: Array<{ source: string }> }).bans.map((b) => b.source));
+  const older = banned.filter((e) => Date.parse(String(e['time'])) < killedAt - 1000);
+  t.ok(older.length >= 20, `${older.length} bans were more than a second old at the kill`);
+  t.same(older.filter((e) => !restored.has(String(e['source']))).map((e) => e['source']), [], 'all of them came back');
+  t.ok(restored.size >= older.length, `${restored.size} of ${banned.length} restored`);
+});
+
 t.test('kill -9 in fail-closed mode leaves SIP blocked until sipwall returns', async (t) => {
   const lab = await SipLab.start(t, 'st6');
   const yaml = config().replace('inline: {queueNum: 310}', 'inline: {queueNum: 310, failOpen: false}');
