@@ -6,7 +6,7 @@
 // delivered packet can only have come through a verdict.
 import t from 'tap';
 import { installRules } from '../../src/kernel/install-rules.js';
-import { createPair, HOST4, NfqueueConsumer, PEER_A4, PEER_B4, UdpProbe, type NsPair } from '../helpers/kernel-ns.js';
+import { createPair, HOST4, NfqueueConsumer, PEER_A4, PEER_B4, pollUntil, UdpProbe, type NsPair } from '../helpers/kernel-ns.js';
 
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root for network namespaces');
@@ -30,7 +30,8 @@ t.test('queued from mangle (sipwall): accepted packets still meet the admin filt
   const drops = pair.host.ruleCount(4, 'filter', ADMIN_DROP);
   t.equal(await probe.delivered(PEER_B4, HOST4, 5060, PEER_A4), false, 'accepted by the consumer, then dropped by the admin rule');
   t.equal(pair.host.ruleCount(4, 'filter', ADMIN_DROP), drops + 1, 'the admin rule saw it');
-  t.ok(consumer.packets >= 2, `both went through the queue (${consumer.packets} verdicts)`);
+  // The consumer's stdout line can trail the packet it answered: wait for it, bounded.
+  t.ok(await pollUntil(() => consumer.packets >= 2, 40, 50), `both went through the queue (${consumer.packets} verdicts)`);
 });
 
 t.test('queued from filter INPUT (the rejected design): NF_ACCEPT skips the admin rule', async (t) => {
@@ -42,5 +43,5 @@ t.test('queued from filter INPUT (the rejected design): NF_ACCEPT skips the admi
   const drops = pair.host.ruleCount(4, 'filter', ADMIN_DROP);
   t.equal(await probe.delivered(PEER_B4, HOST4, 5060, PEER_A4), true, 'delivered despite the admin DROP after the queue rule');
   t.equal(pair.host.ruleCount(4, 'filter', ADMIN_DROP), drops, 'the admin rule never saw it');
-  t.ok(consumer.packets >= 1);
+  t.ok(await pollUntil(() => consumer.packets >= 1, 40, 50), `it went through the queue (${consumer.packets} verdicts)`);
 });
