@@ -29,7 +29,7 @@ export interface InlineParts {
   files: () => string[];
   log: Logger;
   startedAt: number;
-  reload: () => { ok: boolean; message: string };
+  reload: () => Promise<{ ok: boolean; message: string }>;
 }
 
 function sum(a: Float64Array): number {
@@ -123,7 +123,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)' };
       }
       case 'reload': {
-        const r = p.reload();
+        const r = await p.reload();
         return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message, code: 'SIPWALL_ERR_CONFIG' };
       }
     }

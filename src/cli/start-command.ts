@@ -25,6 +25,7 @@ import { NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
 import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
 import { compileRules } from '../rules/compile-rules.js';
 import { loadConfig, type LoadOptions } from '../rules/load-config.js';
+import { loadConfigAsync } from '../rules/load-config-async.js';
 import { kernelOptions, queueOptions } from './inline-options.js';
 import { startControlServer, stopControlServer } from './control-server.js';
 import { controlHandler } from './inline-control.js';
@@ -120,9 +121,11 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
 
   let files = loaded.files;
-  const reload = (): { ok: boolean; message: string } => {
+  // Loading and validation run in a worker (load-config-async.ts): the queue
+  // keeps being answered meanwhile; the swap itself happens between batches.
+  const reload = async (): Promise<{ ok: boolean; message: string }> => {
     try {
-      const next = loadConfig(source);
+      const next = await loadConfigAsync(source);
       engine.setRules(compileRules(next.config));
       files = next.files;
       if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
