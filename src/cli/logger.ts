@@ -1,8 +1,12 @@
 // One JSON line per decision that matters (ban, trust, start, stop, reload,
-// errors) on stdout, in a shape fail2ban or CrowdSec can parse:
-//   {"time":"2026-11-21T17:00:00.000Z","level":"warn","event":"ban","source":"198.51.100.7",...}
-// No line per accepted packet. A token bucket caps the rate, so a flood of
-// bans cannot fill the disk; what was held back is counted in a later line.
+// errors) on stdout, written by pino, in a shape fail2ban or CrowdSec can parse:
+//   {"level":"warn","time":"2026-11-21T17:00:00.000Z","event":"ban","source":"198.51.100.7",...}
+// No line per accepted packet. A token bucket in front of pino caps the rate,
+// so a flood of bans cannot fill the disk; what was held back is counted in
+// the next line that gets through. Writes are synchronous: a line about a
+// ban is on stdout before the next batch, and a kill -9 loses none.
+
+import { pino, type Logger as Pino } from 'pino';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -11,6 +15,7 @@ export interface LoggerOptions {
   rate?: number;
   /** Lines allowed in a burst. */
   burst?: number;
+  /** Where lines go (tests); default stdout, synchronously. */
   write?: (line: string) => void;
   now?: () => number;
 }
@@ -21,16 +26,25 @@ export class Logger {
   private suppressed = 0;
   private readonly rate: number;
   private readonly burst: number;
-  private readonly write: (line: string) => void;
   private readonly now: () => number;
+  private readonly pino: Pino;
 
   constructor(opts: LoggerOptions = {}) {
     this.rate = opts.rate ?? 50;
     this.burst = opts.burst ?? 200;
-    this.write = opts.write ?? ((l) => void process.stdout.write(l));
     this.now = opts.now ?? Date.now;
     this.tokens = this.burst;
     this.last = this.now();
+    const write = opts.write;
+    this.pino = pino(
+      {
+        base: undefined,
+        level: 'debug',
+        timestamp: () => `,"time":"${new Date(this.now()).toISOString()}"`,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      write !== undefined ? { write } : pino.destination({ dest: 1, sync: true }),
+    );
   }
 
   /** Lines dropped by the rate limit since the last one that got through. */
@@ -47,12 +61,12 @@ export class Logger {
       return;
     }
     this.tokens = Math.max(0, this.tokens - 1);
-    const rec: Record<string, unknown> = { time: new Date(t).toISOString(), level, event, ...fields };
+    const rec: Record<string, unknown> = { event, ...fields };
     if (this.suppressed > 0) {
       rec['suppressed'] = this.suppressed;
       this.suppressed = 0;
     }
-    this.write(`${JSON.stringify(rec)}\n`);
+    this.pino[level](rec);
   }
 
   info(event: string, fields?: Record<string, unknown>): void {
