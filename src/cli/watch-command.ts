@@ -12,11 +12,15 @@ import { Engine } from '../engine/engine.js';
 import { REASON_NAMES } from '../engine/reasons.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { VERDICT_DROP } from '../engine/verdicts.js';
-import { NativeError, UsageError } from '../errors.js';
+import { NativeError, SipwallError, UsageError } from '../errors.js';
 import { formatIp } from '../packet/address.js';
 import { decodeIp } from '../packet/decode-ip.js';
 import { CAPTURE_OK, linkToIp, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW } from '../packet/link-layer.js';
 import { DECODE_OK, PacketView } from '../packet/packet-view.js';
+import { parseListenAddress } from '../metrics/listen-address.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { createSipwallMetrics } from '../metrics/sipwall-metrics.js';
+import { LoopCounters } from '../queue/verdict-loop.js';
 import { compileRules } from '../rules/compile-rules.js';
 import { loadConfig } from '../rules/load-config.js';
 import { KIND_REQUEST, METHOD_NAMES } from '../sip/constants.js';
@@ -106,6 +110,21 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
     cap.close();
     throw new NativeError(`sipwall watch: ${ifname} has link type ${linkName}, which sipwall cannot read`);
   }
+  // The same metrics as inline, every series labelled mode="dry-run".
+  const counters = new LoopCounters();
+  let metricsServer: MetricsServer | null = null;
+  if (loaded.config.metrics.enabled) {
+    const listen = parseListenAddress(loaded.config.metrics.listen);
+    if (listen === null) throw new SipwallError(`metrics.listen: not an address:port: ${JSON.stringify(loaded.config.metrics.listen)}`, 'SIPWALL_ERR_CONFIG');
+    const metrics = createSipwallMetrics({ counters, engine, readQueueStats: () => false, kernelQueue: () => null });
+    metrics.registry.setDefaultLabels({ mode: 'dry-run' });
+    try {
+      metricsServer = await startMetricsServer(listen, metrics.registry);
+    } catch (e) {
+      cap.close();
+      throw e;
+    }
+  }
   const sum = { packets: 0, wouldAccept: 0, wouldDrop: 0, wouldBan: 0, undecodable: 0, byReason: {} as Record<string, number> };
   cap.on('packet', (nbytes) => {
     if (linkToIp(linkType, buffer, 0, nbytes, loc) !== CAPTURE_OK || decodeIp(buffer, loc.ipOff, loc.ipLen, view) !== DECODE_OK) {
@@ -113,6 +132,7 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
       return;
     }
     engine.decide(view, Date.now(), d);
+    counters.count(d);
     sum.packets++;
     const reason = REASON_NAMES[d.reason]!;
     sum.byReason[reason] = (sum.byReason[reason] ?? 0) + 1;
@@ -125,12 +145,13 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
       log.info('drop', { dryRun: true, source: formatIp(view.buf, view.srcOff, view.family as 4 | 6), reason, rule: d.ruleId, method: d.kind === KIND_REQUEST ? METHOD_NAMES[d.method] : undefined });
     }
   });
-  log.lifecycle('watch', { dryRun: true, interface: ifname, link: linkName, ports: `${lo}-${hi}`, files: loaded.files });
+  log.lifecycle('watch', { dryRun: true, interface: ifname, link: linkName, ports: `${lo}-${hi}`, files: loaded.files, metrics: metricsServer?.url ?? null });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   cap.close();
+  await metricsServer?.close();
   log.lifecycle('watch-summary', { dryRun: true, signal, ...sum });
   return 0;
 }

@@ -41,6 +41,14 @@ export class LoopCounters {
   errors = 0;
   /** Batch sizes, for the histogram. */
   lastBatch = 0;
+
+  /** Counts one decision: by verdict and reason, SIP requests by method, bans and trusts. */
+  count(d: Decision): void {
+    (d.verdict === VERDICT_DROP ? this.dropped : this.accepted)[d.reason]!++;
+    if (d.kind === KIND_REQUEST) this.methods[d.method]!++;
+    if (d.ban) this.bans++;
+    if (d.trust) this.trusts++;
+  }
 }
 
 export class VerdictLoop {
@@ -86,8 +94,7 @@ export class VerdictLoop {
         if ((desc[o + DESC_FLAGS]! & FLAG_TRUNCATED) !== 0 || desc[o + DESC_ORIGLEN]! > len) view.truncated = true;
         this.engine.decide(view, now, d);
         b.verdicts[i] = d.verdict;
-        (d.verdict === VERDICT_DROP ? c.dropped : c.accepted)[d.reason]!++;
-        if (d.kind === KIND_REQUEST) c.methods[d.method]!++;
+        c.count(d);
         if (d.ban) this.applyBan();
         if (d.trust) this.applyTrust(now);
       }
@@ -108,7 +115,6 @@ export class VerdictLoop {
     const d = this.d;
     const v6Prefix = this.engine.rules.ipv6PrefixLength;
     const cidr = sourceKeyText(d.source, v6Prefix);
-    this.counters.bans++;
     this.bans.add(cidr, d.banSeconds);
     // The hot table keys IPv6 by /64: only use it when that is no wider than what was banned.
     if (this.view.family === 4 || v6Prefix <= 64) {
@@ -120,7 +126,6 @@ export class VerdictLoop {
   private applyTrust(now: number): void {
     const d = this.d;
     const v6Prefix = this.engine.rules.ipv6PrefixLength;
-    this.counters.trusts++;
     const ttl = Math.max(1, Math.round(d.trustUntil - now));
     if (this.view.family === 4 || v6Prefix <= 64) {
       if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_ACCEPT_TRUST, ttl)) this.counters.hotFull++;

@@ -35,6 +35,11 @@ t.test('sipwall watch reports would-be drops and bans, marked dry-run, and drops
   t.notMatch(lab.pair.host.save(4), /SIPWALL|NFQUEUE/, 'no kernel rule installed');
   t.same(lab.pair.host.ipsetNames(), [], 'no ipset created');
 
+  // The same metrics as inline, served on metrics.listen inside the namespace, marked dry-run.
+  const scrape = lab.pair.host.exec(['node', '-e', "fetch('http://127.0.0.1:9467/metrics').then((r) => r.text()).then((x) => process.stdout.write(x))"]);
+  t.match(scrape, /sipwall_packets_total\{(?=[^}]*verdict="drop")(?=[^}]*reason="scanner-ua")(?=[^}]*mode="dry-run")[^}]*\} 1\n/, 'would-be drops in the metrics, labelled dry-run');
+  t.match(scrape, /sipwall_bans_active\{mode="dry-run"\} 1\n/, 'the would-be ban is counted');
+
   child.kill('SIGTERM');
   t.ok(await lines.wait((l) => l.includes('"event":"watch-summary"'), 10_000), 'a summary on SIGTERM');
   t.match(events().find((e) => e['event'] === 'watch-summary'), { dryRun: true, packets: 3, wouldDrop: 2, wouldBan: 1, wouldAccept: 1, byReason: { 'scanner-ua': 1, banned: 1, 'secret-host': 1 } });
