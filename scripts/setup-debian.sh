@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   iptables ipset iproute2 libnetfilter-queue-dev libmnl-dev libpcap-dev \
-  make g++ python3 ca-certificates systemd >/dev/null
+  make g++ python3 ca-certificates curl systemd >/dev/null
 if [ "${1:-}" = "--test" ]; then
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   # The package starts its own server where systemd runs; the tests start theirs.
