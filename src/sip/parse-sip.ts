@@ -56,9 +56,12 @@
 //   differs from its start-line method is 'cseq-method-mismatch' (§8.1.1.5;
 //   RFC 4475 §3.1.2.16/17 mismatch01/02). A missing CSeq, From, To or Call-ID
 //   is not the parser's business (RFC 4475 §3.3.1 insuf: application layer).
-// - From/To/Contact: name-addr or addr-spec (see sip-uri.ts). An
-//   unterminated quoted display name or a '<' without '>' is 'bad-from',
-//   'bad-to' or 'bad-contact' (RFC 4475 §3.1.2.5 quotbal). Spaces inside
+// - From/To: name-addr or addr-spec (see sip-uri.ts). An unterminated
+//   quoted display name or a '<' without '>' is 'bad-from' or 'bad-to'
+//   (RFC 4475 §3.1.2.5 quotbal). The first Via, Contact and credentials
+//   are only located here; SipMessage decodes their branch, URI and
+//   username on first read, since the verdict rarely needs them: a Contact
+//   that fails to decode then reads as absent, not as an invalid message. Spaces inside
 //   <...> are ignored (§3.1.2.13 badaspec, liberal); an addr-spec Contact with
 //   an escaped header (§3.1.2.12 regbadct) is accepted and its user/host
 //   reported: rejecting it is the application's call.
@@ -70,8 +73,7 @@
 // so the values used on the packet path are copied into module consts here.
 import * as cc from './char-class.js';
 const {
-  AT, BACKSLASH, C_ALPHA, C_DIGIT, C_LWS, C_SCHEME, C_TOKEN, C_URI, CHAR_CLASS, COLON, COMMA, CR, DQUOTE, EQUAL, HTAB,
-  LF, LOWER, SEMI, SLASH, SP,
+  AT, C_ALPHA, C_DIGIT, C_LWS, C_SCHEME, C_URI, CHAR_CLASS, COLON, CR, HTAB, LF, LOWER, SLASH, SP,
 } = cc;
 import * as k from './constants.js';
 const {
@@ -107,17 +109,13 @@ const R_BAD_CSEQ = 'bad-cseq';
 const R_CSEQ_METHOD_MISMATCH = 'cseq-method-mismatch';
 const R_BAD_FROM = 'bad-from';
 const R_BAD_TO = 'bad-to';
-const R_BAD_CONTACT = 'bad-contact';
 
 /** RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31. */
 const MAX_CSEQ = 0x7fffffff;
 
 /** "sip/2.0" lowercased, matched through LOWER (§7.1: SIP-Version is case-insensitive). */
 const VERSION = new Uint8Array([0x73, 0x69, 0x70, 0x2f, 0x32, 0x2e, 0x30]);
-const USERNAME = new Uint8Array([0x75, 0x73, 0x65, 0x72, 0x6e, 0x61, 0x6d, 0x65]);
 
-/** Scratch for the small value parsers: [start, end) of what they found, -1 if nothing. */
-const SPAN = new Int32Array(2);
 /** Scratch for parseCSeq: [number, methodStart, methodEnd, method id]. */
 const CSEQ = new Int32Array(4);
 
@@ -152,19 +150,16 @@ function reset(msg: SipMessage, buf: Buffer, start: number): void {
   msg.toUserEnd = -1;
   msg.toHostStart = -1;
   msg.toHostEnd = -1;
-  msg.contactUserStart = -1;
-  msg.contactUserEnd = -1;
-  msg.contactHostStart = -1;
-  msg.contactHostEnd = -1;
+  msg.contactStart = -1;
+  msg.contactEnd = -1;
   msg.callIdStart = -1;
   msg.callIdEnd = -1;
   msg.cseq = -1;
   msg.cseqMethod = M_OTHER;
-  msg.viaBranchStart = -1;
-  msg.viaBranchEnd = -1;
+  msg.viaStart = -1;
+  msg.viaEnd = -1;
   msg.hasCredentials = false;
-  msg.authUserStart = -1;
-  msg.authUserEnd = -1;
+  msg.decoded = 0;
 }
 
 function invalid(msg: SipMessage, reason: string): number {
@@ -325,9 +320,6 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
   let cseqMethodEnd = -1;
   let seenFrom = false;
   let seenTo = false;
-  let seenContact = false;
-  let seenVia = false;
-  let seenAuthUser = false;
   for (;;) {
     if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     c = buf[p]!;
@@ -386,11 +378,10 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     const id = HEADER_ACCEPT[st]!;
     switch (id) {
       case H_VIA:
-        if (!seenVia) {
-          seenVia = true;
-          findViaBranch(buf, vs, ve);
-          msg.viaBranchStart = SPAN[0]!;
-          msg.viaBranchEnd = SPAN[1]!;
+        // The branch is looked up on first use (SipMessage.viaBranchStart).
+        if (msg.viaStart < 0) {
+          msg.viaStart = vs;
+          msg.viaEnd = ve;
         }
         break;
       case H_FROM:
@@ -416,13 +407,10 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
         }
         break;
       case H_CONTACT:
-        if (!seenContact) {
-          seenContact = true;
-          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_CONTACT);
-          msg.contactUserStart = ADDR[A_USER_START]!;
-          msg.contactUserEnd = ADDR[A_USER_END]!;
-          msg.contactHostStart = ADDR[A_HOST_START]!;
-          msg.contactHostEnd = ADDR[A_HOST_END]!;
+        // Decoded on first use (SipMessage.contactUserStart...).
+        if (msg.contactStart < 0) {
+          msg.contactStart = vs;
+          msg.contactEnd = ve;
         }
         break;
       case H_CALL_ID:
@@ -456,15 +444,8 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
         break;
       case H_AUTHORIZATION:
       case H_PROXY_AUTHORIZATION:
+        // The username is looked up on first use (SipMessage.authUserStart).
         msg.hasCredentials = true;
-        if (!seenAuthUser) {
-          findAuthUsername(buf, vs, ve);
-          if (SPAN[0]! >= 0) {
-            seenAuthUser = true;
-            msg.authUserStart = SPAN[0]!;
-            msg.authUserEnd = SPAN[1]!;
-          }
-        }
         break;
       default:
         break;
@@ -574,121 +555,4 @@ function parseCSeq(buf: Buffer, s: number, e: number): boolean {
   CSEQ[2] = p;
   CSEQ[3] = METHOD_WALK[0]!;
   return true;
-}
-
-/** buf[p] is a DQUOTE: the offset of the closing DQUOTE (quoted-pairs skipped), or e if unterminated. */
-function skipQuoted(buf: Buffer, p: number, e: number): number {
-  p++;
-  while (p < e) {
-    const c = buf[p]!;
-    if (c === BACKSLASH) {
-      p += 2;
-      continue;
-    }
-    if (c === DQUOTE) return p;
-    p++;
-  }
-  return e;
-}
-
-function lowerEquals(buf: Buffer, s: number, e: number, needle: Uint8Array): boolean {
-  const low = LOWER;
-  if (e - s !== needle.length) return false;
-  for (let i = 0; i < needle.length; i++) if (low[buf[s + i]!] !== needle[i]) return false;
-  return true;
-}
-
-/**
- * The branch parameter of the first via-parm of a Via value (§20.42:
- * via-parm *(COMMA via-parm); via-params after ';', LWS allowed around '=';
- * via-branch = "branch" EQUAL token). Fills SPAN, -1/-1 if absent.
- */
-function findViaBranch(buf: Buffer, s: number, e: number): void {
-  const cls = CHAR_CLASS;
-  const low = LOWER;
-  SPAN[0] = -1;
-  SPAN[1] = -1;
-  // sent-protocol LWS sent-by holds no ';' or '"'; a ',' before the first
-  // ';' means the first via-parm has no parameters at all.
-  let p = s;
-  for (;;) {
-    if (p >= e) return;
-    const c = buf[p]!;
-    if (c === SEMI) break;
-    if (c === COMMA) return;
-    p++;
-  }
-  for (;;) {
-    // buf[p] is ';'
-    p++;
-    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-    const ns = p;
-    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
-    if (
-      p - ns === 6 && low[buf[ns]!] === 0x62 && low[buf[ns + 1]!] === 0x72 && low[buf[ns + 2]!] === 0x61 &&
-      low[buf[ns + 3]!] === 0x6e && low[buf[ns + 4]!] === 0x63 && low[buf[ns + 5]!] === 0x68 // "branch"
-    ) {
-      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-      if (p >= e || buf[p] !== EQUAL) return;
-      p++;
-      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-      const vs = p;
-      while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
-      if (p > vs) {
-        SPAN[0] = vs;
-        SPAN[1] = p;
-      }
-      return;
-    }
-    // Skip this parameter's value (a quoted-string may hide ';' or ',').
-    for (;;) {
-      if (p >= e) return;
-      const c = buf[p]!;
-      if (c === SEMI) break;
-      if (c === COMMA) return;
-      p = c === DQUOTE ? skipQuoted(buf, p, e) + 1 : p + 1;
-    }
-  }
-}
-
-/**
- * The username auth-param of an Authorization/Proxy-Authorization value
- * (§20.7, §25.1: credentials = "Digest" LWS digest-response, params
- * separated by COMMA, values token or quoted-string). Fills SPAN with the
- * value without quotes, -1/-1 if absent.
- */
-function findAuthUsername(buf: Buffer, s: number, e: number): void {
-  const cls = CHAR_CLASS;
-  SPAN[0] = -1;
-  SPAN[1] = -1;
-  let p = s;
-  while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++; // auth-scheme
-  for (;;) {
-    while (p < e && ((cls[buf[p]!]! & C_LWS) !== 0 || buf[p] === COMMA)) p++;
-    if (p >= e) return;
-    const ns = p;
-    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
-    const ne = p;
-    if (ne === ns) return;
-    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-    if (p >= e || buf[p] !== EQUAL) return;
-    p++;
-    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-    let vs = p;
-    let ve: number;
-    if (p < e && buf[p] === DQUOTE) {
-      ve = skipQuoted(buf, p, e);
-      if (ve >= e) return;
-      vs = p + 1;
-      p = ve + 1;
-    } else {
-      while (p < e && buf[p] !== COMMA && (cls[buf[p]!]! & C_LWS) === 0) p++;
-      ve = p;
-    }
-    if (lowerEquals(buf, ns, ne, USERNAME)) {
-      SPAN[0] = vs;
-      SPAN[1] = ve;
-      return;
-    }
-  }
 }

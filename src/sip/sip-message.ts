@@ -6,7 +6,14 @@
 // range into a string only when a caller (CLI output, logs) wants one: the
 // engine compares bytes, it does not build strings per packet.
 
-import { KIND_NONE, M_OTHER, MAX_HEADERS } from './constants.js';
+import { H_AUTHORIZATION, H_PROXY_AUTHORIZATION, KIND_NONE, M_OTHER, MAX_HEADERS } from './constants.js';
+import { findAuthUsername, findViaBranch, PARAM } from './header-params.js';
+import { A_HOST_END, A_HOST_START, A_USER_END, A_USER_START, ADDR, parseAddress } from './sip-uri.js';
+
+// Bits of SipMessage.decoded: which lazily decoded fields are filled.
+const D_VIA = 1;
+const D_CONTACT = 2;
+const D_AUTH = 4;
 
 export class SipMessage {
   buf: Buffer = Buffer.alloc(0);
@@ -70,24 +77,110 @@ export class SipMessage {
   toUserEnd = -1;
   toHostStart = -1;
   toHostEnd = -1;
-  contactUserStart = -1;
-  contactUserEnd = -1;
-  contactHostStart = -1;
-  contactHostEnd = -1;
   callIdStart = -1;
   callIdEnd = -1;
   /** CSeq number (0..2^31-1), -1 if absent or invalid. */
   cseq = -1;
   /** M_* id of the CSeq method. */
   cseqMethod = M_OTHER;
-  /** First Via's branch parameter value. */
-  viaBranchStart = -1;
-  viaBranchEnd = -1;
   /** True when an Authorization or Proxy-Authorization header is present (the request carries credentials). */
   hasCredentials = false;
-  /** Authorization/Proxy-Authorization `username` parameter value (without quotes). */
-  authUserStart = -1;
-  authUserEnd = -1;
+
+  // ---- located by parseSip, decoded on first read ----
+  // The verdict seldom needs the Via branch, the Contact URI or the
+  // credentials' username, and decoding them was a fifth of the parse:
+  // parseSip records where the first Via and Contact values are and
+  // clears `decoded`; the getters below decode on first use, once per
+  // message. A Contact that does not decode reads as absent.
+  /** First Via value range. */
+  viaStart = -1;
+  viaEnd = -1;
+  /** First Contact value range. */
+  contactStart = -1;
+  contactEnd = -1;
+  /** D_* bits of the fields decoded since the last parse (parseSip resets it to 0). */
+  decoded = 0;
+  #viaBranchStart = -1;
+  #viaBranchEnd = -1;
+  #contactUserStart = -1;
+  #contactUserEnd = -1;
+  #contactHostStart = -1;
+  #contactHostEnd = -1;
+  #authUserStart = -1;
+  #authUserEnd = -1;
+
+  /** First Via's branch parameter value. */
+  get viaBranchStart(): number {
+    if ((this.decoded & D_VIA) === 0) this.#decodeVia();
+    return this.#viaBranchStart;
+  }
+  get viaBranchEnd(): number {
+    if ((this.decoded & D_VIA) === 0) this.#decodeVia();
+    return this.#viaBranchEnd;
+  }
+  /** First Contact's URI user and host parts. */
+  get contactUserStart(): number {
+    if ((this.decoded & D_CONTACT) === 0) this.#decodeContact();
+    return this.#contactUserStart;
+  }
+  get contactUserEnd(): number {
+    if ((this.decoded & D_CONTACT) === 0) this.#decodeContact();
+    return this.#contactUserEnd;
+  }
+  get contactHostStart(): number {
+    if ((this.decoded & D_CONTACT) === 0) this.#decodeContact();
+    return this.#contactHostStart;
+  }
+  get contactHostEnd(): number {
+    if ((this.decoded & D_CONTACT) === 0) this.#decodeContact();
+    return this.#contactHostEnd;
+  }
+  /** `username` parameter (without quotes) of the first Authorization/Proxy-Authorization that has one. */
+  get authUserStart(): number {
+    if ((this.decoded & D_AUTH) === 0) this.#decodeAuth();
+    return this.#authUserStart;
+  }
+  get authUserEnd(): number {
+    if ((this.decoded & D_AUTH) === 0) this.#decodeAuth();
+    return this.#authUserEnd;
+  }
+
+  #decodeVia(): void {
+    this.decoded |= D_VIA;
+    this.#viaBranchStart = this.#viaBranchEnd = -1;
+    if (this.viaStart < 0) return;
+    findViaBranch(this.buf, this.viaStart, this.viaEnd);
+    this.#viaBranchStart = PARAM[0]!;
+    this.#viaBranchEnd = PARAM[1]!;
+  }
+
+  #decodeContact(): void {
+    this.decoded |= D_CONTACT;
+    this.#contactUserStart = this.#contactUserEnd = this.#contactHostStart = this.#contactHostEnd = -1;
+    if (this.contactStart < 0 || !parseAddress(this.buf, this.contactStart, this.contactEnd)) return;
+    this.#contactUserStart = ADDR[A_USER_START]!;
+    this.#contactUserEnd = ADDR[A_USER_END]!;
+    this.#contactHostStart = ADDR[A_HOST_START]!;
+    this.#contactHostEnd = ADDR[A_HOST_END]!;
+  }
+
+  /** Walks the recorded headers: credentials beyond the first MAX_HEADERS lines are not looked at. */
+  #decodeAuth(): void {
+    this.decoded |= D_AUTH;
+    this.#authUserStart = this.#authUserEnd = -1;
+    if (!this.hasCredentials) return;
+    const h = this.headers;
+    for (let i = 0; i < this.headerCount; i++) {
+      const id = h[i * 3]!;
+      if (id !== H_AUTHORIZATION && id !== H_PROXY_AUTHORIZATION) continue;
+      findAuthUsername(this.buf, h[i * 3 + 1]!, h[i * 3 + 2]!);
+      if (PARAM[0]! >= 0) {
+        this.#authUserStart = PARAM[0]!;
+        this.#authUserEnd = PARAM[1]!;
+        return;
+      }
+    }
+  }
 }
 
 /** The bytes of a range as latin1 text ('' for an absent range). For output, not for the hot path. */

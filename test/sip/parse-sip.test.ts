@@ -314,14 +314,27 @@ t.test('From, To, Contact: name-addr and addr-spec', async (t) => {
   t.equal(parse('REGISTER sip:b SIP/2.0\r\nm: <sip:one@h1.example>, <sip:two@h2.example>\r\nContact: <sip:three@h3>\r\n\r\n'), PARSE_OK);
   t.equal(txt(msg.contactUserStart, msg.contactUserEnd), 'one', 'the first contact of the first Contact');
 
-  for (const [hdr, reason] of [['From', 'bad-from'], ['To', 'bad-to'], ['Contact', 'bad-contact']]) {
-    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: "Mr. J. User <sip:j.user@example.com>\r\n\r\n`), PARSE_INVALID);
+  const broken = ['"Mr. J. User <sip:j.user@example.com>', '<sip:j.user@example.com', '"name" sip:j@example.com'];
+  for (const [hdr, reason] of [['From', 'bad-from'], ['To', 'bad-to']]) {
+    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: ${broken[0]}\r\n\r\n`), PARSE_INVALID);
     t.equal(msg.reason, reason, `${hdr}: unterminated quoted string (RFC 4475 quotbal)`);
-    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: <sip:j.user@example.com\r\n\r\n`), PARSE_INVALID);
+    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: ${broken[1]}\r\n\r\n`), PARSE_INVALID);
     t.equal(msg.reason, reason, `${hdr}: '<' without '>'`);
-    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: "name" sip:j@example.com\r\n\r\n`), PARSE_INVALID);
+    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\n${hdr}: ${broken[2]}\r\n\r\n`), PARSE_INVALID);
     t.equal(msg.reason, reason, `${hdr}: quoted display name without <...>`);
   }
+  // Contact is decoded on first read: a broken one reads as absent, the message stays valid.
+  for (const value of broken) {
+    t.equal(parse(`OPTIONS sip:a@b SIP/2.0\r\nContact: ${value}\r\n\r\n`), PARSE_OK, `Contact: ${value}`);
+    t.same([msg.contactUserStart, msg.contactUserEnd, msg.contactHostStart, msg.contactHostEnd], [-1, -1, -1, -1], `Contact: ${value} reads as absent`);
+  }
+  // Lazily decoded fields belong to the message they were read from.
+  t.equal(parse('OPTIONS sip:a@b SIP/2.0\r\nContact: <sip:old@h1>\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-1\r\n\r\n'), PARSE_OK);
+  t.equal(txt(msg.contactUserStart, msg.contactUserEnd), 'old');
+  t.equal(txt(msg.viaBranchStart, msg.viaBranchEnd), 'z9hG4bK-1');
+  t.equal(parse('OPTIONS sip:a@b SIP/2.0\r\nContact: <sip:new@h2>\r\n\r\n'), PARSE_OK);
+  t.equal(txt(msg.contactUserStart, msg.contactUserEnd), 'new', 'decoded again after the next parse');
+  t.equal(msg.viaBranchStart, -1, 'no Via: no branch, not the last message\'s');
   // Only the first From is read.
   t.equal(parse('OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:first@one>\r\nFrom: <sip:second@two>\r\n\r\n'), PARSE_OK);
   t.equal(txt(msg.fromUserStart, msg.fromUserEnd), 'first');

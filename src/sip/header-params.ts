@@ -1,0 +1,129 @@
+// Parameter lookups inside one header value, for the fields SipMessage
+// decodes on first read: the branch of a Via (RFC 3261 §20.42) and the
+// username of Digest credentials (§20.7, §25.1). Offsets into the caller's
+// buffer, written to PARAM (no allocation); never reads outside [s, e).
+
+// Imported bindings are live (a TDZ check per use): copied to module consts.
+import * as cc from './char-class.js';
+const { BACKSLASH, C_LWS, C_TOKEN, CHAR_CLASS, COMMA, DQUOTE, EQUAL, LOWER, SEMI } = cc;
+
+/** [start, end) of what the last lookup found; -1/-1 if nothing. */
+export const PARAM = new Int32Array(2);
+
+const USERNAME = new Uint8Array([0x75, 0x73, 0x65, 0x72, 0x6e, 0x61, 0x6d, 0x65]);
+/** buf[p] is a DQUOTE: the offset of the closing DQUOTE (quoted-pairs skipped), or e if unterminated. */
+function skipQuoted(buf: Buffer, p: number, e: number): number {
+  p++;
+  while (p < e) {
+    const c = buf[p]!;
+    if (c === BACKSLASH) {
+      p += 2;
+      continue;
+    }
+    if (c === DQUOTE) return p;
+    p++;
+  }
+  return e;
+}
+
+function lowerEquals(buf: Buffer, s: number, e: number, needle: Uint8Array): boolean {
+  const low = LOWER;
+  if (e - s !== needle.length) return false;
+  for (let i = 0; i < needle.length; i++) if (low[buf[s + i]!] !== needle[i]) return false;
+  return true;
+}
+
+/**
+ * The branch parameter of the first via-parm of a Via value (§20.42:
+ * via-parm *(COMMA via-parm); via-params after ';', LWS allowed around '=';
+ * via-branch = "branch" EQUAL token). Fills PARAM, -1/-1 if absent.
+ */
+export function findViaBranch(buf: Buffer, s: number, e: number): void {
+  const cls = CHAR_CLASS;
+  const low = LOWER;
+  PARAM[0] = -1;
+  PARAM[1] = -1;
+  // sent-protocol LWS sent-by holds no ';' or '"'; a ',' before the first
+  // ';' means the first via-parm has no parameters at all.
+  let p = s;
+  for (;;) {
+    if (p >= e) return;
+    const c = buf[p]!;
+    if (c === SEMI) break;
+    if (c === COMMA) return;
+    p++;
+  }
+  for (;;) {
+    // buf[p] is ';'
+    p++;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    const ns = p;
+    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+    if (
+      p - ns === 6 && low[buf[ns]!] === 0x62 && low[buf[ns + 1]!] === 0x72 && low[buf[ns + 2]!] === 0x61 &&
+      low[buf[ns + 3]!] === 0x6e && low[buf[ns + 4]!] === 0x63 && low[buf[ns + 5]!] === 0x68 // "branch"
+    ) {
+      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+      if (p >= e || buf[p] !== EQUAL) return;
+      p++;
+      while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+      const vs = p;
+      while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+      if (p > vs) {
+        PARAM[0] = vs;
+        PARAM[1] = p;
+      }
+      return;
+    }
+    // Skip this parameter's value (a quoted-string may hide ';' or ',').
+    for (;;) {
+      if (p >= e) return;
+      const c = buf[p]!;
+      if (c === SEMI) break;
+      if (c === COMMA) return;
+      p = c === DQUOTE ? skipQuoted(buf, p, e) + 1 : p + 1;
+    }
+  }
+}
+
+/**
+ * The username auth-param of an Authorization/Proxy-Authorization value
+ * (§20.7, §25.1: credentials = "Digest" LWS digest-response, params
+ * separated by COMMA, values token or quoted-string). Fills PARAM with the
+ * value without quotes, -1/-1 if absent.
+ */
+export function findAuthUsername(buf: Buffer, s: number, e: number): void {
+  const cls = CHAR_CLASS;
+  PARAM[0] = -1;
+  PARAM[1] = -1;
+  let p = s;
+  while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++; // auth-scheme
+  for (;;) {
+    while (p < e && ((cls[buf[p]!]! & C_LWS) !== 0 || buf[p] === COMMA)) p++;
+    if (p >= e) return;
+    const ns = p;
+    while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
+    const ne = p;
+    if (ne === ns) return;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    if (p >= e || buf[p] !== EQUAL) return;
+    p++;
+    while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+    let vs = p;
+    let ve: number;
+    if (p < e && buf[p] === DQUOTE) {
+      ve = skipQuoted(buf, p, e);
+      if (ve >= e) return;
+      vs = p + 1;
+      p = ve + 1;
+    } else {
+      while (p < e && buf[p] !== COMMA && (cls[buf[p]!]! & C_LWS) === 0) p++;
+      ve = p;
+    }
+    if (lowerEquals(buf, ns, ne, USERNAME)) {
+      PARAM[0] = vs;
+      PARAM[1] = ve;
+      return;
+    }
+  }
+}
