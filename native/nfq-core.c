@@ -208,7 +208,18 @@ static void handle_packet(struct nfq_core *c, const struct nlmsghdr *nlh, uint64
 	int version = peek_ip_version(pkt, caplen);
 	if (version == 6)
 		flags |= NFQ_PKT_IPV6;
-	if (version != 0 && c->hot.count > 0) {
+	/* A packet leaving the PBX (the answers sipwall watches, queued from
+	 * OUTPUT): its remote party is the destination. If that party is hot,
+	 * trusted or banned, there is nothing to learn from the answer: accept
+	 * it here. Never a drop: watching must not filter what the PBX sends. */
+	if (ph->hook == NF_INET_LOCAL_OUT) {
+		if (version != 0 && c->hot.count > 0 &&
+		    hot_table_lookup(&c->hot, version, peek_ip_dest(pkt, version), now_ns) >= 0) {
+			c->stats[NFQ_STAT_HOT_ACCEPT]++;
+			add_rec(c, id, NFQ_VERDICT_ACCEPT, NFQ_REC_C, mark);
+			return;
+		}
+	} else if (version != 0 && c->hot.count > 0) {
 		int v = hot_table_lookup(&c->hot, version, peek_ip_source(pkt, version), now_ns);
 		if (v >= 0) {
 			c->stats[v == NFQ_VERDICT_DROP	  ? NFQ_STAT_HOT_DROP

@@ -19,6 +19,12 @@ static inline const uint8_t *peek_ip_source(const uint8_t *p, int version)
 	return version == 4 ? p + 12 : p + 8;
 }
 
+/* Destination address of a packet peek_ip_version() accepted. */
+static inline const uint8_t *peek_ip_dest(const uint8_t *p, int version)
+{
+	return version == 4 ? p + 16 : p + 24;
+}
+
 /* True for a complete (not fragmented) TCP segment whose payload is empty:
  * SYN, pure ACK, FIN or RST without data. origlen is the length of the packet
  * in the kernel (NFQA_CAP_LEN), used when the IP length field is 0 (GSO

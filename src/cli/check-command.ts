@@ -34,6 +34,9 @@ Options:
       --defaults      use the shipped defaults only, ignore /etc/sipwall/sipwall.yaml
       --ports RANGE   SIP ports: packets to or from them are judged (default: the rules file's inline.ports)
       --src IP        source address for raw SIP message files (default 192.0.2.1)
+      --pbx IP        the PBX's address (repeatable): packets it sends from a SIP port
+                      are its answers, watched as sipwall start watches them. Default:
+                      every address that SIP requests in the files were sent to
       --summary       print only the summary
   -h, --help          this text
 
@@ -58,6 +61,7 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
     defaults: { type: 'boolean' },
     ports: { type: 'string' },
     src: { type: 'string' },
+    pbx: { type: 'string', multiple: true },
     summary: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -71,6 +75,14 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
   const srcIp = parseIp(rawSrc);
   if (srcIp === null) throw new UsageError(`sipwall check: --src ${JSON.stringify(rawSrc)} is not an IP address`);
   const rawDst = srcIp.family === 4 ? '192.0.2.2' : '2001:db8::2';
+  // The PBX's addresses, as text: given, or learnt from where requests go.
+  const pbx = new Set<string>();
+  for (const a of values.pbx ?? []) {
+    const ip = parseIp(a);
+    if (ip === null) throw new UsageError(`sipwall check: --pbx ${JSON.stringify(a)} is not an IP address`);
+    pbx.add(formatIp(ip.bytes, 0, ip.family));
+  }
+  const learnPbx = pbx.size === 0;
 
   // Read every file first: a missing or unreadable file is reported before any output.
   const inputs = positionals.map((file) => ({ file, buf: readInput(file) }));
@@ -97,7 +109,14 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
     }
     const inRange = (p: number): boolean => p >= portLo && p <= portHi;
     if (!inRange(view.dstPort) && !inRange(view.srcPort)) return; // not SIP traffic: the kernel rules would not queue it
-    engine.decide(view, now, d);
+    const fam0 = view.family as 4 | 6;
+    const outbound = inRange(view.srcPort) && pbx.has(formatIp(view.buf, view.srcOff, fam0));
+    if (outbound) {
+      engine.observe(view, now, d);
+    } else {
+      engine.decide(view, now, d);
+      if (learnPbx && inRange(view.dstPort) && d.kind === KIND_REQUEST) pbx.add(formatIp(view.buf, view.dstOff, fam0));
+    }
     sum.packets++;
     const verdict = VERDICT_NAMES[d.verdict]!;
     if (d.verdict === VERDICT_DROP) sum.drop++;
@@ -116,6 +135,7 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
       dport: view.dstPort,
       proto: view.proto === PROTO_TCP ? 'tcp' : 'udp',
     };
+    if (outbound) o['dir'] = 'out';
     // The engine stops before parsing when the source decides (banned,
     // trusted): parse here so the admin still sees what each packet was.
     let kind = d.kind;

@@ -15,6 +15,8 @@ export function kernelOptions(cfg: Config): KernelOptions {
       failOpen: i.failOpen,
       trustMark: i.trustMark,
       trustSkipQueue: i.trustSkipQueue,
+      // Read at start: a reload that turns it on or off changes the engine, not the kernel rules.
+      watchAnswers: cfg.answers.watch,
       banScope: i.banScope,
       ipv6: i.ipv6,
       setMaxElem: i.banSetMaxElem,

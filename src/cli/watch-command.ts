@@ -60,13 +60,19 @@ function loadCap(): new () => CapInstance {
 }
 
 /** Inbound SIP only, like the inline path: to the SIP ports and not from this host's own addresses. */
-function bpfFilter(lo: number, hi: number): string {
-  const own = Object.values(networkInterfaces())
+function ownAddresses(): string[] {
+  return Object.values(networkInterfaces())
     .flat()
     .map((a) => a?.address)
     .filter((a): a is string => a !== undefined && !a.includes('%'));
-  const notOwn = own.length > 0 ? ` and not src host (${own.join(' or ')})` : '';
-  return `(udp or tcp) and dst portrange ${lo}-${hi}${notOwn}`;
+}
+
+/** What the kernel rules would queue: SIP to this host from others, and (watchAnswers) what this host sends from the SIP ports. */
+function bpfFilter(lo: number, hi: number, own: string[], answers: boolean): string {
+  if (own.length === 0) return `(udp or tcp) and dst portrange ${lo}-${hi}`;
+  const hosts = `(${own.join(' or ')})`;
+  const inbound = `(dst portrange ${lo}-${hi} and not src host ${hosts})`;
+  return answers ? `(udp or tcp) and (${inbound} or (src portrange ${lo}-${hi} and src host ${hosts}))` : `(udp or tcp) and ${inbound}`;
 }
 
 export async function runWatch(argv: string[], out: (s: string) => void): Promise<number> {
@@ -98,10 +104,12 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
   const d = new Decision();
   const loc = { ipOff: 0, ipLen: 0 };
   const buffer = Buffer.alloc(65535);
+  const own = ownAddresses();
+  const ownSet = new Set(own);
   const cap = new Cap();
   let linkName: string;
   try {
-    linkName = cap.open(ifname, bpfFilter(lo, hi), 16 * 1024 * 1024, buffer);
+    linkName = cap.open(ifname, bpfFilter(lo, hi, own, loaded.config.answers.watch), 16 * 1024 * 1024, buffer);
   } catch (e) {
     throw new NativeError(`sipwall watch: cannot capture on ${ifname}: ${(e as Error).message}`);
   }
@@ -131,7 +139,10 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
       sum.undecodable++;
       return;
     }
-    engine.decide(view, Date.now(), d);
+    const fam = view.family as 4 | 6;
+    // The filter lets through only this host's own packets from the SIP ports: its answers.
+    if (ownSet.has(formatIp(view.buf, view.srcOff, fam))) engine.observe(view, Date.now(), d);
+    else engine.decide(view, Date.now(), d);
     counters.count(d);
     sum.packets++;
     const reason = REASON_NAMES[d.reason]!;
@@ -142,7 +153,7 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
       sum.wouldBan++;
       log.warn('ban', { dryRun: true, source: sourceKeyText(d.source, engine.rules.ipv6PrefixLength), seconds: d.banSeconds, reason, rule: d.ruleId });
     } else if (d.verdict === VERDICT_DROP) {
-      log.info('drop', { dryRun: true, source: formatIp(view.buf, view.srcOff, view.family as 4 | 6), reason, rule: d.ruleId, method: d.kind === KIND_REQUEST ? METHOD_NAMES[d.method] : undefined });
+      log.info('drop', { dryRun: true, source: formatIp(view.buf, view.srcOff, fam), reason, rule: d.ruleId, method: d.kind === KIND_REQUEST ? METHOD_NAMES[d.method] : undefined });
     }
   });
   log.lifecycle('watch', { dryRun: true, interface: ifname, link: linkName, ports: `${lo}-${hi}`, files: loaded.files, metrics: metricsServer?.url ?? null });

@@ -14,6 +14,8 @@ export class Decision {
   ruleId = '';
   /** The source's state key (IPv4 int, IPv6 prefix string). */
   source: SourceKey = 0;
+  /** The packet left the PBX (Engine.observe): `source` is its destination, the remote party. */
+  peerIsDst = false;
   /** Side effect: the source was banned by this packet, for banSeconds. */
   ban = false;
   banSeconds = 0;
@@ -32,6 +34,7 @@ export class Decision {
     this.reason = R_OK;
     this.ruleId = '';
     this.source = 0;
+    this.peerIsDst = false;
     this.ban = false;
     this.banSeconds = 0;
     this.trust = false;

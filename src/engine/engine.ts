@@ -20,17 +20,23 @@ import { isStun } from '../packet/is-stun.js';
 import { PROTO_TCP, type PacketView } from '../packet/packet-view.js';
 import { equalsIgnoreCase, indexOfIgnoreCase, startsWithIgnoreCase } from '../sip/bytes.js';
 import {
-  H_FROM, H_TO, KIND_KEEPALIVE, KIND_RESPONSE, M_INVITE, M_REGISTER, PARSE_INCOMPLETE, PARSE_OK,
+  H_FROM, H_TO, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
+  PARSE_OK,
 } from '../sip/constants.js';
+import { hasTagParam } from '../sip/header-params.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
 import { BanTable } from './ban-table.js';
 import { Decision } from './decision.js';
+import { tollFraudRule } from './dialled-number.js';
+import { hashBytes, hashU32, HASH_SEED } from './hash-bytes.js';
+import { PENDING_CREDENTIALS, PendingTable } from './pending-table.js';
+import { SourceSets } from './source-sets.js';
 import { looksLikeSip } from './looks-like-sip.js';
 import {
-  R_BANNED, R_BLOCKED, R_FINGERPRINT, R_INVALID_SIP, R_KEEPALIVE, R_NO_PAYLOAD, R_NON_SIP, R_OK, R_RATE_ALL,
-  R_RATE_INVITE, R_RATE_REGISTER, R_RESPONSE, R_SCANNER_UA, R_SECRET_HOST, R_STRICT, R_STUN, R_TRUSTED,
-  R_TRUSTED_LIST,
+  R_ANSWER, R_AUTH_FAILURES, R_AUTH_TRUST, R_BANNED, R_BLOCKED, R_CALL_LIMIT, R_DISTINCT_USERS, R_FINGERPRINT,
+  R_INVALID_SIP, R_KEEPALIVE, R_NO_PAYLOAD, R_NON_SIP, R_OK, R_RATE_ALL, R_RATE_INVITE, R_RATE_REGISTER, R_RESPONSE,
+  R_SCANNER_UA, R_SECRET_HOST, R_STRICT, R_STUN, R_TOLL_FRAUD, R_TRUSTED, R_TRUSTED_LIST, R_UNKNOWN_USERS,
 } from './reasons.js';
 import { RateTable } from './rate-table.js';
 import { sourceKey, type SourceKey } from './source-key.js';
@@ -76,7 +82,36 @@ export interface EngineState {
   bans: BanTable;
   trust: TrustTable;
   flows: TcpFlows;
+  behaviour?: Behaviour;
 }
+
+/** Sources whose users and calls are followed (distinctUsers, tollFraud.maxConcurrentCalls). */
+const SETS_MAX_SOURCES = 32768;
+
+/** Per-source state of the detections beyond signatures: answers, users tried, open calls. */
+export class Behaviour {
+  readonly pending: PendingTable;
+  readonly answers: RateTable;
+  readonly users: SourceSets;
+  readonly calls: SourceSets;
+
+  constructor(rules: CompiledRules, prev?: Behaviour) {
+    const a = rules.answers;
+    this.pending = prev !== undefined && prev.pending.max === a.maxPending ? prev.pending : new PendingTable(a.maxPending, PENDING_MS);
+    this.answers =
+      prev !== undefined && prev.answers.limits.length === a.windows.length
+        ? prev.answers
+        : new RateTable(Math.min(rules.maxTrackedSources, 1 << 18), a.windows.map((w) => ({ ...w })));
+    this.answers.limits.splice(0, this.answers.limits.length, ...a.windows.map((w) => ({ ...w })));
+    const perUsers = rules.distinctUsers.limit + 1;
+    this.users = prev !== undefined && prev.users.perSource === perUsers ? prev.users : new SourceSets(SETS_MAX_SOURCES, perUsers);
+    const perCalls = Math.max(1, rules.toll.maxConcurrentCalls + 1);
+    this.calls = prev !== undefined && prev.calls.perSource === perCalls ? prev.calls : new SourceSets(SETS_MAX_SOURCES, perCalls);
+  }
+}
+
+/** 64*T1: how long a request waits for its final answer (RFC 3261 §17.1.1.2 Timer B, §17.1.2.2 Timer F). */
+const PENDING_MS = 32_000;
 
 export class Engine {
   rules: CompiledRules;
@@ -84,6 +119,7 @@ export class Engine {
   readonly bans: BanTable;
   readonly trust: TrustTable;
   readonly flows: TcpFlows;
+  behaviour: Behaviour;
   /** Networks trusted at run time by the admin (sipwall trust CIDR), on top of the rules file's list; kept across reloads. */
   readonly extraTrusted = new CidrSet();
   private readonly msg = new SipMessage();
@@ -94,6 +130,7 @@ export class Engine {
     this.bans = state?.bans ?? new BanTable(rules.bans);
     this.trust = state?.trust ?? new TrustTable(Math.min(rules.maxTrackedSources, 1 << 20));
     this.flows = state?.flows ?? new TcpFlows();
+    this.behaviour = state?.behaviour ?? new Behaviour(rules);
   }
 
   /**
@@ -104,6 +141,7 @@ export class Engine {
     this.rules = rules;
     this.rates.limits.splice(0, this.rates.limits.length, ...rules.rateLimits);
     this.bans.policy = rules.bans;
+    this.behaviour = new Behaviour(rules, this.behaviour);
   }
 
   keyOf(view: PacketView): SourceKey {
@@ -203,12 +241,143 @@ export class Engine {
       d.trustUntil = until;
       return this.merge(d, VERDICT_ACCEPT_TRUST, R_SECRET_HOST, '');
     }
+    // Beyond signatures (rules/README.md: answers, distinctUsers, tollFraud).
+    const b = this.behaviour;
+    let user = 0;
+    if (msg.method === M_CANCEL || (msg.method === M_BYE && this.inDialog(msg))) {
+      if (msg.callIdStart >= 0) b.calls.remove(key, hashBytes(buf, msg.callIdStart, msg.callIdEnd), now);
+    } else if (!this.inDialog(msg)) {
+      if (msg.method === M_INVITE && r.toll.enabled) {
+        if (msg.ruriUserStart >= 0) {
+          const rule = tollFraudRule(buf, msg.ruriUserStart, msg.ruriUserEnd, r.toll);
+          if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
+        }
+        if (r.toll.maxConcurrentCalls > 0 && msg.callIdStart >= 0) {
+          const call = hashBytes(buf, msg.callIdStart, msg.callIdEnd);
+          if (!b.calls.has(key, call, now) && b.calls.count(key, now) >= r.toll.maxConcurrentCalls) {
+            return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
+          }
+          b.calls.add(key, call, now, now + r.toll.callMs);
+        }
+      }
+      // The user asked for: a REGISTER names it in To (its Request-URI is the domain, §10.2), other requests in the Request-URI.
+      const reg = msg.method === M_REGISTER || msg.ruriUserStart < 0;
+      const us = reg ? msg.toUserStart : msg.ruriUserStart;
+      const ue = reg ? msg.toUserEnd : msg.ruriUserEnd;
+      if (us >= 0 && ue > us) {
+        user = hashBytes(buf, us, ue);
+        const du = r.distinctUsers;
+        if (b.users.add(key, user, now, now + du.windowMs) > du.limit) return this.dropAndBan(d, key, now, R_DISTINCT_USERS, 'distinct-users');
+      }
+    }
     const slot = this.rates.slot(key);
     if (msg.method === M_REGISTER && this.rates.hit(slot, RL_REGISTER, now)) return this.dropAndBan(d, key, now, R_RATE_REGISTER, 'register');
     if (msg.method === M_INVITE && this.rates.hit(slot, RL_INVITE, now)) return this.dropAndBan(d, key, now, R_RATE_INVITE, 'invite');
     if (this.rates.hit(slot, RL_ALL, now)) return this.dropAndBan(d, key, now, R_RATE_ALL, 'all');
     if (r.strict) return this.merge(d, VERDICT_DROP, R_STRICT, '');
+    if (r.answers.watch && msg.callIdStart >= 0) {
+      b.pending.put(
+        Engine.transaction(msg), key, now, msg.hasCredentials ? PENDING_CREDENTIALS : 0, msg.method, user,
+        hashBytes(buf, msg.callIdStart, msg.callIdEnd),
+      );
+    }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
+  }
+
+  /** A request inside a dialog: its To carries a tag (RFC 3261 §12.2.1.1). */
+  private inDialog(msg: SipMessage): boolean {
+    headerValue(msg, H_TO);
+    return fs >= 0 && hasTagParam(msg.buf, fs, fe);
+  }
+
+  /** The number naming a transaction: Call-ID, top Via branch and CSeq number, which an answer copies (§8.2.6.2). */
+  private static transaction(msg: SipMessage): number {
+    let h = hashBytes(msg.buf, msg.callIdStart, msg.callIdEnd, HASH_SEED);
+    if (msg.viaBranchStart >= 0) h = hashBytes(msg.buf, msg.viaBranchStart, msg.viaBranchEnd, h);
+    return hashU32(msg.cseq, h);
+  }
+
+  /**
+   * A packet leaving the PBX from a SIP port (observe only: always accepted).
+   * Its destination is the remote party; answers to that party's pending
+   * requests count toward the answer limits, and may ban it (d.ban, with
+   * d.source the remote and d.peerIsDst set).
+   */
+  observe(view: PacketView, now: number, d: Decision): void {
+    d.reset();
+    d.peerIsDst = true;
+    d.verdict = VERDICT_ACCEPT;
+    d.reason = R_ANSWER;
+    const r = this.rules;
+    if (!r.answers.watch || view.payloadLen === 0) return;
+    const fam = view.family as 4 | 6;
+    const key = sourceKey(view.buf, view.dstOff, fam, r.ipv6PrefixLength);
+    d.source = key;
+    // Trusted parties are not watched; banned ones are already out.
+    if (r.trusted.size > 0 && r.trusted.has(view.buf, view.dstOff, fam)) return;
+    if (this.extraTrusted.size > 0 && this.extraTrusted.has(view.buf, view.dstOff, fam)) return;
+    if (this.trust.isTrusted(key, now) || this.bans.active(key, now) !== null) return;
+    const buf = view.buf;
+    const end = view.payloadOff + view.payloadLen;
+    const msg = this.msg;
+    const stream = view.proto === PROTO_TCP;
+    // A TCP segment is read only if it starts with a message: answers are
+    // short and sent in one segment; one cut across two is not counted.
+    let off = view.payloadOff;
+    while (off < end && !d.ban) {
+      const st = parseSip(buf, off, end, msg, stream);
+      if (st !== PARSE_OK || msg.end <= off) return;
+      off = msg.end;
+      if (msg.callIdStart < 0) continue;
+      if (d.messages++ === 0) {
+        d.kind = msg.kind;
+        d.method = msg.method;
+        d.status = msg.status;
+      }
+      if (msg.kind === KIND_REQUEST) {
+        // The PBX ends a call of the remote party (BYE, CANCEL to it).
+        if (msg.method === M_BYE || msg.method === M_CANCEL) this.behaviour.calls.remove(key, hashBytes(buf, msg.callIdStart, msg.callIdEnd), now);
+        continue;
+      }
+      if (msg.kind === KIND_RESPONSE) this.answer(msg, key, now, d);
+    }
+  }
+
+  private answer(msg: SipMessage, key: SourceKey, now: number, d: Decision): void {
+    const b = this.behaviour;
+    const a = this.rules.answers;
+    const status = msg.status;
+    if (!b.pending.take(Engine.transaction(msg), key, now, status >= 200)) return;
+    const credentials = (b.pending.flagsOut & PENDING_CREDENTIALS) !== 0;
+    if (b.pending.methodOut === M_INVITE && status >= 300) b.calls.remove(key, b.pending.callOut, now);
+    let first = -1;
+    let last = -1;
+    let reason = 0;
+    if (status === 403 || ((status === 401 || status === 407) && credentials)) {
+      first = 0;
+      last = a.authWindows;
+      reason = R_AUTH_FAILURES;
+    } else if (a.unknownUser[status] === 1) {
+      first = a.authWindows;
+      last = a.windows.length;
+      reason = R_UNKNOWN_USERS;
+    } else if (status >= 200 && status < 300 && credentials && b.pending.methodOut === M_REGISTER && a.trustAfterAuthMs > 0) {
+      const until = now + a.trustAfterAuthMs;
+      this.trust.trust(key, until);
+      d.trust = true;
+      d.trustUntil = until;
+      d.verdict = VERDICT_ACCEPT_TRUST;
+      d.reason = R_AUTH_TRUST;
+      return;
+    }
+    if (first < 0) return;
+    const slot = b.answers.slot(key);
+    let over = false;
+    // Every window counts the event, whichever of them goes over.
+    for (let i = first; i < last; i++) if (b.answers.hit(slot, i, now)) over = true;
+    if (over) this.dropAndBan(d, key, now, reason, reason === R_AUTH_FAILURES ? 'auth-failures' : 'unknown-users');
+    // The answer itself is let through: watching never drops what the PBX sends.
+    d.verdict = VERDICT_ACCEPT;
   }
 
   /** The Request-URI host or the To host equals a secret host (the host part only, case-insensitive: RFC 3261 §19.1.4). */

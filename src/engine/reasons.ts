@@ -29,9 +29,24 @@ export const R_TCP_GAP = 21;
 export const R_RETRANSMIT = 22;
 /** Banned by the admin (sipwall ban). */
 export const R_MANUAL = 23;
+/** Failed authentication answers from the PBX reached a limit (answers.authFailures). */
+export const R_AUTH_FAILURES = 24;
+/** "No such user" answers from the PBX reached a limit (answers.unknownUsers). */
+export const R_UNKNOWN_USERS = 25;
+/** One source tried too many distinct users (distinctUsers). */
+export const R_DISTINCT_USERS = 26;
+/** An INVITE from an untrusted source to an international, high-risk or premium number (tollFraud). */
+export const R_TOLL_FRAUD = 27;
+/** An INVITE beyond tollFraud.maxConcurrentCalls open calls of its source. */
+export const R_CALL_LIMIT = 28;
+/** A packet leaving the PBX, watched and let through. */
+export const R_ANSWER = 29;
+/** Trusted after the PBX accepted its credentials (answers.trustAfterAuthSeconds). */
+export const R_AUTH_TRUST = 30;
 
 export const REASON_NAMES: readonly string[] = [
   'ok', 'blocked', 'banned', 'trusted-list', 'trusted', 'scanner-ua', 'fingerprint', 'secret-host',
   'rate-register', 'rate-invite', 'rate-all', 'strict', 'response', 'keepalive', 'stun', 'non-sip',
   'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit', 'manual',
+  'auth-failures', 'unknown-users', 'distinct-users', 'toll-fraud', 'call-limit', 'answer', 'auth-trust',
 ];

@@ -15,13 +15,14 @@ import { familyPresent, findInstalled, readSets, type FamilyInstall, type Instal
 import {
   BAN_CHAIN,
   MARK_CHAIN,
+  OUT_CHAIN,
   QUEUE_CHAIN,
   SWAP_SUFFIX,
   validateKernelOptions,
   type KernelOptions,
   type KernelOptionsInput,
 } from './kernel-options.js';
-import { BAN_JUMP, MARK_JUMP, QUEUE_JUMP, renderFamily, renderSetCreate, type Family } from './render-rules.js';
+import { BAN_JUMP, MARK_JUMP, OUT_JUMP, QUEUE_JUMP, renderFamily, renderSetCreate, type Family, type JumpCounts } from './render-rules.js';
 
 export interface InstallReport {
   /** Our chains or jumps were already present (a crashed or still-running earlier start) and were replaced. */
@@ -53,17 +54,26 @@ const RESTORE_ARGS = ['--noflush', '--wait', '10'];
 export function renderRemoval(f: FamilyInstall | null): string {
   if (f === null) return '';
   const lines: string[] = [];
-  const section = (table: string, hook: string, jump: string, chain: string, jumps: number, present: boolean): void => {
-    if (jumps === 0 && !present) return;
-    lines.push(`*${table}`);
-    for (let i = 0; i < jumps; i++) lines.push(`-D ${hook} ${jump}`);
-    if (present) lines.push(`-F ${chain}`, `-X ${chain}`);
-    lines.push('COMMIT');
+  // Per table: every jump to a chain goes before the chain itself (-X refuses a referenced chain).
+  const section = (table: string, chains: Array<{ chain: string; present: boolean; jumps: Array<[hook: string, jump: string, n: number]> }>): void => {
+    const body: string[] = [];
+    for (const c of chains) for (const [hook, jump, n] of c.jumps) for (let i = 0; i < n; i++) body.push(`-D ${hook} ${jump}`);
+    for (const c of chains) if (c.present) body.push(`-F ${c.chain}`, `-X ${c.chain}`);
+    if (body.length > 0) lines.push(`*${table}`, ...body, 'COMMIT');
   };
-  section('raw', 'PREROUTING', BAN_JUMP, BAN_CHAIN, f.banJumps, f.banChain !== null);
-  section('mangle', 'INPUT', QUEUE_JUMP, QUEUE_CHAIN, f.queueJumps, f.queueChain !== null);
-  section('security', 'INPUT', MARK_JUMP, MARK_CHAIN, f.markJumps, f.markChain !== null);
+  section('raw', [{ chain: BAN_CHAIN, present: f.banChain !== null, jumps: [['PREROUTING', BAN_JUMP, f.banJumps]] }]);
+  section('mangle', [
+    { chain: QUEUE_CHAIN, present: f.queueChain !== null, jumps: [['INPUT', QUEUE_JUMP, f.queueJumps]] },
+    { chain: OUT_CHAIN, present: f.outChain !== null, jumps: [['OUTPUT', OUT_JUMP, f.outJumps]] },
+  ]);
+  section('security', [
+    { chain: MARK_CHAIN, present: f.markChain !== null, jumps: [['INPUT', MARK_JUMP, f.markJumps], ['OUTPUT', MARK_JUMP, f.markOutJumps]] },
+  ]);
   return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
+
+function jumpCounts(f: FamilyInstall): JumpCounts {
+  return { ban: f.banJumps, queue: f.queueJumps, mark: f.markJumps, out: f.outJumps, markOut: f.markOutJumps };
 }
 
 function familyName(family: Family): string {
@@ -185,12 +195,12 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
     }
     const v4 = state.v4;
     await runner.check([RESTORE[4], ...RESTORE_ARGS], {
-      input: renderFamily(opts, 4, { ban: v4.banJumps, queue: v4.queueJumps, mark: v4.markJumps }),
+      input: renderFamily(opts, 4, jumpCounts(v4)),
     });
     if (opts.ipv6) {
       const v6 = state.v6 as FamilyInstall;
       await runner.check([RESTORE[6], ...RESTORE_ARGS], {
-        input: renderFamily(opts, 6, { ban: v6.banJumps, queue: v6.queueJumps, mark: v6.markJumps }),
+        input: renderFamily(opts, 6, jumpCounts(v6)),
       });
     } else {
       // ipv6 turned off since the last run: its rules must not linger.
@@ -233,7 +243,8 @@ export async function removeRules(input: KernelOptionsInput | KernelOptions, run
     if (f.banChain !== null) report.removedChains.push(`${tag}raw ${BAN_CHAIN}`);
     if (f.queueChain !== null) report.removedChains.push(`${tag}mangle ${QUEUE_CHAIN}`);
     if (f.markChain !== null) report.removedChains.push(`${tag}security ${MARK_CHAIN}`);
-    report.removedJumps += f.banJumps + f.queueJumps + f.markJumps;
+    if (f.outChain !== null) report.removedChains.push(`${tag}mangle ${OUT_CHAIN}`);
+    report.removedJumps += f.banJumps + f.queueJumps + f.markJumps + f.markOutJumps + f.outJumps;
   }
   const names = new Set([opts.set4, opts.set6, ...state.v4.setsReferenced, ...(state.v6?.setsReferenced ?? [])]);
   for (const n of [...names]) names.add(n + SWAP_SUFFIX);

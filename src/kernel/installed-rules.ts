@@ -5,8 +5,8 @@
 
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
-import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, MARK_CHAIN, QUEUE_CHAIN } from './kernel-options.js';
-import { BAN_JUMP, MARK_JUMP, QUEUE_JUMP, type Family } from './render-rules.js';
+import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN } from './kernel-options.js';
+import { BAN_JUMP, MARK_JUMP, OUT_JUMP, QUEUE_JUMP, type Family } from './render-rules.js';
 
 export interface SavedTable {
   /** Chain name -> policy ('-' for user chains). */
@@ -51,6 +51,12 @@ export interface FamilyInstall {
   markChain: string[] | null;
   /** Count of "-A INPUT -j SIPWALL-MARK" in security. */
   markJumps: number;
+  /** Count of "-A OUTPUT -j SIPWALL-MARK" in security. */
+  markOutJumps: number;
+  /** Rules of SIPWALL-OUT in mangle, or null when absent. */
+  outChain: string[] | null;
+  /** Count of "-A OUTPUT -j SIPWALL-OUT" in mangle. */
+  outJumps: number;
   /** Other rules that jump to our chains (not ours: removal refuses to break them). */
   foreignRefs: string[];
   /** Set names our SIPWALL-BAN chain matches. */
@@ -90,11 +96,11 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   };
   const count = (t: SavedTable | undefined, line: string): number =>
     t === undefined ? 0 : t.rules.filter((r) => r === line).length;
-  const foreign = (t: SavedTable | undefined, name: string, chain: string, ours: string): string[] =>
+  const foreign = (t: SavedTable | undefined, name: string, chain: string, ...ours: string[]): string[] =>
     t === undefined
       ? []
       : t.rules
-          .filter((r) => r !== ours && [` -j ${chain}`, ` -g ${chain}`].some((j) => r.endsWith(j) || r.includes(`${j} `)))
+          .filter((r) => !ours.includes(r) && [` -j ${chain}`, ` -g ${chain}`].some((j) => r.endsWith(j) || r.includes(`${j} `)))
           .map((r) => `${name}: ${r}`);
   const banChain = chainRules(raw, BAN_CHAIN);
   const sets = new Set<string>();
@@ -109,8 +115,12 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
     banJumps: count(raw, `-A PREROUTING ${BAN_JUMP}`),
     markChain: chainRules(security, MARK_CHAIN),
     markJumps: count(security, `-A INPUT ${MARK_JUMP}`),
+    markOutJumps: count(security, `-A OUTPUT ${MARK_JUMP}`),
+    outChain: chainRules(mangle, OUT_CHAIN),
+    outJumps: count(mangle, `-A OUTPUT ${OUT_JUMP}`),
     foreignRefs: [
-      ...foreign(security, 'security', MARK_CHAIN, `-A INPUT ${MARK_JUMP}`),
+      ...foreign(security, 'security', MARK_CHAIN, `-A INPUT ${MARK_JUMP}`, `-A OUTPUT ${MARK_JUMP}`),
+      ...foreign(mangle, 'mangle', OUT_CHAIN, `-A OUTPUT ${OUT_JUMP}`),
       ...foreign(raw, 'raw', BAN_CHAIN, `-A PREROUTING ${BAN_JUMP}`),
       ...foreign(mangle, 'mangle', QUEUE_CHAIN, `-A INPUT ${QUEUE_JUMP}`),
     ],
@@ -121,7 +131,8 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
 export function familyPresent(f: FamilyInstall | null): boolean {
   return (
     f !== null &&
-    (f.queueChain !== null || f.banChain !== null || f.markChain !== null || f.queueJumps > 0 || f.banJumps > 0 || f.markJumps > 0)
+    (f.queueChain !== null || f.banChain !== null || f.markChain !== null || f.outChain !== null ||
+      f.queueJumps > 0 || f.banJumps > 0 || f.markJumps > 0 || f.markOutJumps > 0 || f.outJumps > 0)
   );
 }
 

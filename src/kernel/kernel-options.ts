@@ -26,6 +26,8 @@ export interface KernelOptions {
   trustMark: number;
   /** Let flows carrying trustMark skip the queue. */
   trustSkipQueue: boolean;
+  /** Also queue what the PBX sends from the SIP ports (its answers), to watch them. */
+  watchAnswers: boolean;
   /** What a ban drops: only the SIP ports (default), or everything from the source. */
   banScope: BanScope;
   /** Also install ip6tables rules and the IPv6 ban set. */
@@ -43,6 +45,8 @@ export const QUEUE_CHAIN = 'SIPWALL';
 export const BAN_CHAIN = 'SIPWALL-BAN';
 /** security INPUT: copies the trust mark from the packet to its connection (see render-rules.ts). */
 export const MARK_CHAIN = 'SIPWALL-MARK';
+/** mangle OUTPUT: queues what the PBX sends from the SIP ports (answers, watched; see render-rules.ts). */
+export const OUT_CHAIN = 'SIPWALL-OUT';
 
 /** ipset's largest timeout: IPSET_MAX_TIMEOUT = (UINT_MAX >> 1) / MSEC_PER_SEC (include/linux/netfilter/ipset/ip_set_timeout.h). */
 export const IPSET_MAX_TIMEOUT = 2147483;
@@ -64,6 +68,7 @@ export const DEFAULT_KERNEL_OPTIONS: Readonly<KernelOptions> = Object.freeze({
   failOpen: true,
   trustMark: 0x5157,
   trustSkipQueue: true,
+  watchAnswers: true,
   banScope: 'sip-ports',
   ipv6: true,
   setMaxElem: 131072,
@@ -130,7 +135,7 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
   if (!isInt(trustMark, 1, 0xffffffff)) failer('trustMark')('must be a non-zero 32-bit integer');
   const setMaxElem = get('setMaxElem');
   if (!isInt(setMaxElem, 1, 0xffffffff)) failer('setMaxElem')('must be an integer from 1 to 4294967295');
-  const bools: Array<'failOpen' | 'trustSkipQueue' | 'ipv6'> = ['failOpen', 'trustSkipQueue', 'ipv6'];
+  const bools: Array<'failOpen' | 'trustSkipQueue' | 'watchAnswers' | 'ipv6'> = ['failOpen', 'trustSkipQueue', 'watchAnswers', 'ipv6'];
   for (const k of bools) if (typeof get(k) !== 'boolean') failer(k)('must be true or false');
   const banScope = get('banScope');
   if (banScope !== 'sip-ports' && banScope !== 'all') failer('banScope')('must be "sip-ports" or "all"');
@@ -149,6 +154,7 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
     failOpen: get('failOpen') as boolean,
     trustMark: trustMark as number,
     trustSkipQueue: get('trustSkipQueue') as boolean,
+    watchAnswers: get('watchAnswers') as boolean,
     banScope: banScope as BanScope,
     ipv6: get('ipv6') as boolean,
     setMaxElem: setMaxElem as number,

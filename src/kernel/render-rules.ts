@@ -42,11 +42,20 @@
 // then match the connmark RETURN in SIPWALL and skip the queue. The security
 // table is otherwise used only by SELinux/secmark rules, which are untouched.
 //
+// Answers. With watchAnswers, what the PBX sends from the SIP ports is
+// queued too, from mangle OUTPUT through SIPWALL-OUT (--sport), to the same
+// queue, always with --queue-bypass (fail-open whatever failOpen says): the engine watches the answers (a 401 to a guessed password, a 404
+// to an enumerated user) and always accepts them. Trusted connections skip
+// it by the same connmark, and the security OUTPUT chain copies a trust
+// mark set on an answer (answers.trustAfterAuthSeconds) to its connection.
+// The chain and its jump exist either way (empty without watchAnswers), so
+// install and removal handle one shape.
+//
 // Ports use -m udp/-m tcp --dport FROM:TO rather than multiport: one range
 // needs nothing more, iptables-nft turns it into a native nft payload match,
 // and iptables-save prints it back exactly as written.
 
-import { BAN_CHAIN, MARK_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
+import { BAN_CHAIN, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
 
 export type Family = 4 | 6;
 
@@ -64,13 +73,16 @@ export interface JumpCounts {
   ban: number;
   queue: number;
   mark: number;
+  out: number;
+  markOut: number;
 }
 
-const FRESH: JumpCounts = { ban: 0, queue: 0, mark: 0 };
+const FRESH: JumpCounts = { ban: 0, queue: 0, mark: 0, out: 0, markOut: 0 };
 
 export const BAN_JUMP = `-j ${BAN_CHAIN}`;
 export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
 export const MARK_JUMP = `-j ${MARK_CHAIN}`;
+export const OUT_JUMP = `-j ${OUT_CHAIN}`;
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
@@ -109,12 +121,26 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
   for (const proto of ['udp', 'tcp']) {
     lines.push(`-A ${QUEUE_CHAIN} -p ${proto} -m ${proto} ${dports} -j NFQUEUE --queue-num ${opts.queueNum}${bypass}`);
   }
-  lines.push(...jumpLines('INPUT', QUEUE_JUMP, jumps.queue), 'COMMIT');
+  lines.push(...jumpLines('INPUT', QUEUE_JUMP, jumps.queue));
+  lines.push(`:${OUT_CHAIN} - [0:0]`);
+  if (opts.watchAnswers) {
+    if (opts.trustSkipQueue) {
+      lines.push(`-A ${OUT_CHAIN} -m connmark --mark ${hex(opts.trustMark)}/${hex(opts.trustMark)} -j RETURN`);
+    }
+    const sports = `--sport ${opts.ports.from}:${opts.ports.to}`;
+    for (const proto of ['udp', 'tcp']) {
+      // Always --queue-bypass, whatever failOpen says: watching is observe
+      // only, and with nobody bound the PBX's answers and its own requests
+      // (to trunks, to phones) must still leave.
+      lines.push(`-A ${OUT_CHAIN} -p ${proto} -m ${proto} ${sports} -j NFQUEUE --queue-num ${opts.queueNum} --queue-bypass`);
+    }
+  }
+  lines.push(...jumpLines('OUTPUT', OUT_JUMP, jumps.out), 'COMMIT');
 
   const mark = `${hex(opts.trustMark)}/${hex(opts.trustMark)}`;
   lines.push('*security', `:${MARK_CHAIN} - [0:0]`);
   lines.push(`-A ${MARK_CHAIN} -m mark --mark ${mark} -j CONNMARK --set-xmark ${mark}`);
-  lines.push(...jumpLines('INPUT', MARK_JUMP, jumps.mark), 'COMMIT');
+  lines.push(...jumpLines('INPUT', MARK_JUMP, jumps.mark), ...jumpLines('OUTPUT', MARK_JUMP, jumps.markOut), 'COMMIT');
   return lines.join('\n') + '\n';
 }
 

@@ -24,6 +24,8 @@ export const DESC_FLAGS = 4;
 export const DESC_IFINDEX = 5;
 /** Netfilter hook the packet was queued from (NF_INET_LOCAL_IN = 1, FORWARD = 2, ...). */
 export const DESC_HOOK = 6;
+/** DESC_HOOK of a packet queued from OUTPUT (NF_INET_LOCAL_OUT, linux/netfilter.h): one the PBX sends. */
+export const HOOK_LOCAL_OUT = 3;
 /** skb mark (u32 kept in an int32). */
 export const DESC_MARK = 7;
 /** Int32 fields per packet. */

@@ -16,7 +16,9 @@ import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../engine/ve
 import { decodeIp } from '../packet/decode-ip.js';
 import { DECODE_OK, PacketView } from '../packet/packet-view.js';
 import { KIND_REQUEST } from '../sip/constants.js';
-import { DESC_CAPLEN, DESC_FLAGS, DESC_OFFSET, DESC_ORIGLEN, DESC_STRIDE, FLAG_TRUNCATED, type QueueBatch } from './queue-batch.js';
+import {
+  DESC_CAPLEN, DESC_FLAGS, DESC_HOOK, DESC_OFFSET, DESC_ORIGLEN, DESC_STRIDE, FLAG_TRUNCATED, HOOK_LOCAL_OUT, type QueueBatch,
+} from './queue-batch.js';
 
 /** What the loop needs of the queue: the hot table. */
 export interface HotTable {
@@ -92,7 +94,8 @@ export class VerdictLoop {
         }
         // The queue's copy range cut the packet: the decoder sees the IP length, the flag says so too.
         if ((desc[o + DESC_FLAGS]! & FLAG_TRUNCATED) !== 0 || desc[o + DESC_ORIGLEN]! > len) view.truncated = true;
-        this.engine.decide(view, now, d);
+        if (desc[o + DESC_HOOK] === HOOK_LOCAL_OUT) this.engine.observe(view, now, d);
+        else this.engine.decide(view, now, d);
         b.verdicts[i] = d.verdict;
         c.count(d);
         if (d.ban) this.applyBan();
@@ -105,10 +108,12 @@ export class VerdictLoop {
     if (obs !== null) obs(b.count, (performance.now() - t0) / 1000);
   }
 
+  /** The address the decision is about: the source, or for a packet the PBX sent (observe) its destination. */
   private sourceBytes(): Uint8Array {
     const v = this.view;
     const n = v.family === 4 ? 4 : 16;
-    return Uint8Array.prototype.slice.call(v.buf, v.srcOff, v.srcOff + n);
+    const off = this.d.peerIsDst ? v.dstOff : v.srcOff;
+    return Uint8Array.prototype.slice.call(v.buf, off, off + n);
   }
 
   private applyBan(): void {

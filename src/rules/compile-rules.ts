@@ -48,6 +48,37 @@ export interface CompiledRules {
   acceptNonSip: boolean;
   acceptInvalidSip: boolean;
   maxTrackedSources: number;
+  answers: CompiledAnswers;
+  distinctUsers: { limit: number; windowMs: number };
+  toll: CompiledTollFraud;
+}
+
+export interface CompiledAnswers {
+  watch: boolean;
+  /**
+   * Windows for the answers' RateTable: the authFailures windows first
+   * (indexes 0 .. authWindows-1), then the unknownUsers windows. Each limit
+   * is the configured one minus 1: RateTable.hit() reports the event that
+   * goes past its limit, and the configured limit is the event that bans.
+   */
+  windows: CompiledRateLimit[];
+  authWindows: number;
+  /** unknownUser[status] is 1 for the statuses that mean "no such user". */
+  unknownUser: Uint8Array;
+  trustAfterAuthMs: number;
+  maxPending: number;
+}
+
+export interface CompiledTollFraud {
+  enabled: boolean;
+  internationalPrefixes: string[];
+  blockInternational: boolean;
+  homeCountryCodes: string[];
+  highRiskCountryCodes: string[];
+  premiumPrefixes: string[];
+  stripPrefixes: string[];
+  maxConcurrentCalls: number;
+  callMs: number;
 }
 
 export const RL_REGISTER = 0;
@@ -101,5 +132,33 @@ export function compileRules(config: Config): CompiledRules {
     acceptNonSip: accepts(config.policy.nonSip),
     acceptInvalidSip: accepts(config.policy.invalidSip),
     maxTrackedSources: config.maxTrackedSources,
+    answers: compileAnswers(config.answers),
+    distinctUsers: { limit: config.distinctUsers.limit, windowMs: config.distinctUsers.windowSeconds * 1000 },
+    toll: {
+      ...config.tollFraud,
+      // Longest first, so "011" wins over "0" and "1900" over "19".
+      internationalPrefixes: byLength(config.tollFraud.internationalPrefixes),
+      highRiskCountryCodes: byLength(config.tollFraud.highRiskCountryCodes),
+      premiumPrefixes: byLength(config.tollFraud.premiumPrefixes),
+      stripPrefixes: byLength(config.tollFraud.stripPrefixes),
+      homeCountryCodes: byLength(config.tollFraud.homeCountryCodes),
+      callMs: config.tollFraud.callSeconds * 1000,
+    },
+  };
+}
+
+const byLength = (list: string[]): string[] => [...list].sort((a, b) => b.length - a.length);
+
+function compileAnswers(a: Config['answers']): CompiledAnswers {
+  const w = (r: { limit: number; windowSeconds: number }): CompiledRateLimit => ({ limit: r.limit - 1, windowMs: r.windowSeconds * 1000 });
+  const unknownUser = new Uint8Array(700);
+  for (const s of a.unknownUserStatus) unknownUser[s] = 1;
+  return {
+    watch: a.watch,
+    windows: [...a.authFailures.map(w), ...a.unknownUsers.map(w)],
+    authWindows: a.authFailures.length,
+    unknownUser,
+    trustAfterAuthMs: a.trustAfterAuthSeconds * 1000,
+    maxPending: a.maxPending,
   };
 }

@@ -41,6 +41,9 @@ export interface Config {
   fingerprints: Record<string, FingerprintRule>;
   rateLimits: { register: RateLimit; invite: RateLimit; all: RateLimit };
   bans: { baseSeconds: number; factor: number; maxSeconds: number; forgetAfterSeconds: number; maxEntries: number };
+  answers: AnswersConfig;
+  distinctUsers: RateLimit;
+  tollFraud: TollFraudConfig;
   strict: boolean;
   policy: { stun: Action; nonSip: Action; invalidSip: Action };
   maxTrackedSources: number;
@@ -51,6 +54,32 @@ export interface Config {
   inline: InlineConfig;
   /** The Prometheus /metrics endpoint of sipwall start (docs/metrics.md). */
   metrics: MetricsConfig;
+}
+
+/** What the PBX's answers reveal (rules/README.md, "answers"). */
+export interface AnswersConfig {
+  watch: boolean;
+  /** Windows over 401/407 answered to requests that carried credentials, and 403. */
+  authFailures: RateLimit[];
+  /** Windows over answers saying the user does not exist. */
+  unknownUsers: RateLimit[];
+  unknownUserStatus: number[];
+  /** Trust a source this long after a 200 to its REGISTER with credentials; 0: never. */
+  trustAfterAuthSeconds: number;
+  maxPending: number;
+}
+
+/** INVITEs from untrusted sources (rules/README.md, "tollFraud"). */
+export interface TollFraudConfig {
+  enabled: boolean;
+  internationalPrefixes: string[];
+  blockInternational: boolean;
+  homeCountryCodes: string[];
+  highRiskCountryCodes: string[];
+  premiumPrefixes: string[];
+  stripPrefixes: string[];
+  maxConcurrentCalls: number;
+  callSeconds: number;
 }
 
 export interface MetricsConfig {

@@ -19,7 +19,9 @@ type Spec =
   | { t: 'map'; of: Spec; maxEntries: number }
   | { t: 'cidr' }
   | { t: 'hostname' }
-  | { t: 'fingerprint' };
+  | { t: 'fingerprint' }
+  | { t: 'digits'; minLen: number; maxLen: number }
+  | { t: 'dial-prefix' };
 
 const DAY = 86400;
 const action: Spec = { t: 'enum', values: ['accept', 'drop'] };
@@ -29,6 +31,11 @@ const rate: Spec = {
   required: ['limit', 'windowSeconds'],
 };
 const note: Spec = { t: 'text', maxLen: 500 };
+const digits: Spec = { t: 'digits', minLen: 1, maxLen: 15 };
+/** E.164 country codes are 1-3 digits (ITU-T E.164 §6.2.1). */
+const countryCode: Spec = { t: 'digits', minLen: 1, maxLen: 3 };
+/** An international access code ("00", "011") or "+". */
+const dialPrefix: Spec = { t: 'dial-prefix' };
 
 /** The whole schema. Rule maps are keyed by a rule id (see RULE_ID). */
 export const SCHEMA: Spec = {
@@ -64,6 +71,41 @@ export const SCHEMA: Spec = {
         maxEntries: { t: 'int', min: 1024, max: 10_000_000 },
       },
       required: ['baseSeconds', 'factor', 'maxSeconds', 'forgetAfterSeconds', 'maxEntries'],
+    },
+    answers: {
+      t: 'object',
+      fields: {
+        watch: { t: 'bool' },
+        authFailures: { t: 'list', of: rate, maxItems: 4 },
+        unknownUsers: { t: 'list', of: rate, maxItems: 4 },
+        unknownUserStatus: { t: 'list', of: { t: 'int', min: 400, max: 699 }, maxItems: 16 },
+        trustAfterAuthSeconds: { t: 'int', min: 0, max: 30 * DAY },
+        maxPending: { t: 'int', min: 1024, max: 4_194_304 },
+      },
+      required: ['watch', 'authFailures', 'unknownUsers', 'unknownUserStatus', 'trustAfterAuthSeconds', 'maxPending'],
+    },
+    distinctUsers: {
+      t: 'object',
+      fields: { limit: { t: 'int', min: 1, max: 64 }, windowSeconds: { t: 'int', min: 1, max: DAY } },
+      required: ['limit', 'windowSeconds'],
+    },
+    tollFraud: {
+      t: 'object',
+      fields: {
+        enabled: { t: 'bool' },
+        internationalPrefixes: { t: 'list', of: dialPrefix, maxItems: 16 },
+        blockInternational: { t: 'bool' },
+        homeCountryCodes: { t: 'list', of: countryCode, maxItems: 64 },
+        highRiskCountryCodes: { t: 'list', of: countryCode, maxItems: 1024 },
+        premiumPrefixes: { t: 'list', of: digits, maxItems: 1024 },
+        stripPrefixes: { t: 'list', of: digits, maxItems: 16 },
+        maxConcurrentCalls: { t: 'int', min: 0, max: 63 },
+        callSeconds: { t: 'int', min: 60, max: DAY },
+      },
+      required: [
+        'enabled', 'internationalPrefixes', 'blockInternational', 'homeCountryCodes', 'highRiskCountryCodes',
+        'premiumPrefixes', 'stripPrefixes', 'maxConcurrentCalls', 'callSeconds',
+      ],
     },
     strict: { t: 'bool' },
     policy: {
@@ -108,7 +150,7 @@ export const SCHEMA: Spec = {
   },
   required: [
     'secretHosts', 'trustSeconds', 'trusted', 'blocked', 'ipv6PrefixLength', 'userAgents', 'fingerprints',
-    'rateLimits', 'bans', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'control', 'inline', 'metrics',
+    'rateLimits', 'bans', 'answers', 'distinctUsers', 'tollFraud', 'strict', 'policy', 'maxTrackedSources', 'stateFile', 'control', 'inline', 'metrics',
   ],
 };
 
@@ -217,6 +259,16 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
       }
       return;
     }
+    case 'digits':
+      // YAML reads 0900 as the number 900: dialling prefixes must be quoted.
+      if (typeof v === 'number') fail(ctx, path, `must be quoted digits ('${String(v)}'): unquoted, YAML reads numbers and drops leading zeros`);
+      if (typeof v !== 'string' || !/^[0-9]+$/.test(v)) fail(ctx, path, `must be digits, got ${typeName(v)}`);
+      if (v.length < spec.minLen || v.length > spec.maxLen) fail(ctx, path, `must be ${spec.minLen} to ${spec.maxLen} digits, got ${v.length}`);
+      return;
+    case 'dial-prefix':
+      if (typeof v === 'number') fail(ctx, path, `must be quoted ('${String(v)}'): unquoted, YAML reads numbers and drops leading zeros`);
+      if (typeof v !== 'string' || !/^(\+|[0-9]{1,4})$/.test(v)) fail(ctx, path, `must be "+" or 1 to 4 digits, got ${typeName(v)}`);
+      return;
     case 'fingerprint': {
       check(FINGERPRINT, v, path, ctx);
       const rule = v as Record<string, unknown>;

@@ -127,3 +127,43 @@ export function findAuthUsername(buf: Buffer, s: number, e: number): void {
     }
   }
 }
+
+/**
+ * Whether a From/To value buf[s, e) carries a tag parameter (§20.20, §20.39:
+ * to-param = tag-param / generic-param, after the name-addr's '>' or, for
+ * an addr-spec, after its first ';'). A request whose To has no tag is
+ * outside any dialog (§12.2): a new call, a new registration.
+ */
+export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
+  const cls = CHAR_CLASS;
+  const low = LOWER;
+  let p = s;
+  // Skip a quoted display name and everything up to the closing '>' if there is a '<'.
+  let lt = -1;
+  for (let q = s; q < e; q++) {
+    const c = buf[q]!;
+    if (c === DQUOTE) {
+      q = skipQuoted(buf, q, e);
+      continue;
+    }
+    if (c === 0x3c /* < */) {
+      lt = q;
+      break;
+    }
+  }
+  if (lt >= 0) {
+    p = lt;
+    while (p < e && buf[p] !== 0x3e /* > */) p++;
+  }
+  for (; p < e; p++) {
+    if (buf[p] !== SEMI) continue;
+    let q = p + 1;
+    while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
+    if (q + 3 <= e && low[buf[q]!] === 0x74 && low[buf[q + 1]!] === 0x61 && low[buf[q + 2]!] === 0x67) {
+      q += 3;
+      while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
+      if (q < e && buf[q] === EQUAL) return true;
+    }
+  }
+  return false;
+}

@@ -2,10 +2,11 @@
 // corpus captures, JSON lines out.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CORPUS_DIR, ROOT, samples } from '../helpers/engine-fixtures.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -50,6 +51,45 @@ for (const [file, expect] of [
     }
   });
 }
+
+t.test('signatures off: the PBX\'s answers alone stop svwar and svcrack (issue 6), and pass the phones', async (t) => {
+  // Every User-Agent and fingerprint rule switched off: what is left is behaviour.
+  const defaults = parseYaml(readFileSync(join(ROOT, 'rules', 'default.yaml'), 'utf8')) as { userAgents: Record<string, unknown>; fingerprints: Record<string, unknown> };
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'no-signatures.yaml');
+  const off = (ids: Record<string, unknown>): Record<string, { enabled: false }> => Object.fromEntries(Object.keys(ids).map((k) => [k, { enabled: false }]));
+  writeFileSync(cfg, stringifyYaml({ secretHosts: ['secret-7f3a.pbx.example.com'], userAgents: off(defaults.userAgents), fingerprints: off(defaults.fingerprints) }));
+  type OutRow = Row & { frame: number; dir?: string; ban?: number; rule?: string };
+  const run = (file: string): { rows: OutRow[]; bans: Array<{ source: string; reason: string }> } => {
+    const r = check(['--config', cfg, join(CORPUS_DIR, file)]);
+    t.equal(r.code, 0, r.stderr);
+    const summary = r.rows.at(-1)?.summary as { bans: Array<{ source: string; reason: string }> };
+    return { rows: r.rows.slice(0, -1) as OutRow[], bans: summary.bans };
+  };
+
+  const war = run('svwar.pcap');
+  t.same(war.bans.map((b) => [b.source, b.reason]), [[ATTACKER, 'unknown-users']], 'svwar: banned for the 404s it provoked');
+  const warBan = war.rows.find((r) => r.ban !== undefined)!;
+  t.match(warBan, { dir: 'out', status: 404, src: PBX }, 'by an answer of the PBX');
+  const reached = war.rows.filter((r) => r.src === ATTACKER && r.verdict === 'accept');
+  t.equal(reached.length, 2, 'two REGISTERs reached the PBX (unknownUsers limit 2)');
+  const learnt = war.rows.filter((r) => r.dir === 'out' && r.status === 401 && r.frame < warBan.frame);
+  t.equal(learnt.length, 0, 'no 401 (an existing extension) was answered before the ban: svwar learnt no extension');
+  t.ok(war.rows.filter((r) => r.src === ATTACKER && r.frame > warBan.frame).every((r) => r.reason === 'banned'), 'everything after is dropped');
+
+  const crack = run('svcrack.pcap');
+  t.same(crack.bans.map((b) => [b.source, b.reason]), [[ATTACKER, 'auth-failures']], 'svcrack: banned for failed authentication');
+  const guesses = crack.rows.filter((r) => r.src === ATTACKER && r.verdict === 'accept');
+  t.equal(guesses.length, 6, 'the challenge-less first REGISTER and 5 guesses reached the PBX (authFailures limit 5)');
+
+  for (const file of ['legit-sipp.pcap', 'legit-baresip.pcap', 'svmap.pcap']) {
+    const r = run(file);
+    t.same(r.bans, [], `${file}: nobody banned`);
+    t.ok(r.rows.every((x) => x.verdict === 'accept'), `${file}: everything accepted`);
+    t.ok(r.rows.filter((x) => x.src === PBX).every((x) => x.dir === 'out' && x.reason === 'answer'), `${file}: the PBX's packets are watched as answers`);
+  }
+});
 
 t.test('raw SIP message files and --summary', async (t) => {
   const { code, rows } = check(['--defaults', '--summary', join(ROOT, 'rules', 'samples', 'friendly-scanner', 'svmap-options.sip'), join(ROOT, 'rules', 'samples', '_legit', 'baresip-options.sip')]);

@@ -191,11 +191,44 @@ t.test('kill -9 in the middle of heavy banning loses at most the last second of 
   t.ok(restored.size >= older.length, `${restored.size} of ${banned.length} restored`);
 });
 
+t.test('answers: the PBX\'s 401s to guessed passwords, watched on their way out, ban the guesser in the kernel', async (t) => {
+  const lab = await SipLab.start(t, 'st9');
+  // No signature could catch this: a real phone's User-Agent. Rate limits high.
+  const sw = await lab.sipwall(`secretHosts: [${SECRET}]\nrateLimits:\n  register: {limit: 1000, windowSeconds: 60}\ninline: {queueNum: 310}\n`);
+  t.teardown(() => stop(sw));
+  const guess = (i: number): Buffer =>
+    Buffer.from(
+      phone
+        .toString('latin1')
+        .replace(/^(CSeq:\s*)\d+/im, `$1${i + 2}`)
+        .replace('\r\nContent-Length:', `\r\nAuthorization: Digest username="1000", realm="pbx", nonce="n${i}", uri="sip:pbx", response="00000000000000000000000000000000"\r\nX-Lab-Answer: 401 Unauthorized\r\nContent-Length:`),
+      'latin1',
+    );
+  const limit = 5; // answers.authFailures default
+  let reached = 0;
+  for (let i = 0; i < limit + 3; i++) {
+    const id = cid('guess');
+    await lab.send('udp', PEER_A4, HOST4, [withCallId(guess(i), id)]);
+    if (await lab.received(id, 1000)) reached++;
+    // The sender does not wait for the 401: give the answer time to pass the queue.
+    await lab.until(() => i + 1 < limit || ipsetHas(lab, 'sipwall-ban4', PEER_A4), 3000);
+  }
+  t.equal(reached, limit, `${limit} guesses reached the PBX, the rest were dropped`);
+  t.ok(ipsetHas(lab, 'sipwall-ban4', PEER_A4), 'the guesser is in the kernel ban set');
+  t.ok(sw.events().some((e) => e['event'] === 'ban' && e['reason'] === 'auth-failures' && e['source'] === PEER_A4), 'banned for auth-failures, logged with the remote address');
+  const out = lab.pair.host.exec(['iptables-save', '-c', '-t', 'mangle']);
+  t.ok(Number(/\[(\d+):\d+\] -A SIPWALL-OUT -p udp/.exec(out)?.[1]) >= limit, 'the answers went through the out chain\'s queue');
+  // A phone dialling the secret host is trusted: its answers skip the queue by connmark.
+  t.ok(await udpDelivered(lab, PEER_B4, HOST4, toSecret, { src: PEER_B4, msg: toSecret }), 'the phone still gets through');
+});
+
 t.test('kill -9 in fail-closed mode leaves SIP blocked until sipwall returns', async (t) => {
   const lab = await SipLab.start(t, 'st6');
   const yaml = config().replace('inline: {queueNum: 310}', 'inline: {queueNum: 310, failOpen: false}');
   const sw = await lab.sipwall(yaml);
-  t.notMatch(lab.pair.host.save(4), /queue-bypass/, 'no --queue-bypass in fail-closed mode');
+  const saved = lab.pair.host.save(4).split('\n');
+  t.notOk(saved.some((l) => l.startsWith('-A SIPWALL ') && l.includes('queue-bypass')), 'no --queue-bypass on inbound SIP in fail-closed mode');
+  t.ok(saved.filter((l) => l.startsWith('-A SIPWALL-OUT ') && l.includes('NFQUEUE')).every((l) => l.includes('--queue-bypass')), 'watched answers still leave while sipwall is down');
   sw.child.kill('SIGKILL');
   await new Promise((r) => sw.child.once('exit', r));
   const id = cid('closed');

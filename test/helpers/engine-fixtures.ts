@@ -53,6 +53,15 @@ export class Judge {
     return this.packet(buildUdpPacket(src, dst, 5060, 5060, Buffer.from(payload)), now);
   }
 
+  /** A datagram the PBX sends to `dst` (an answer), through Engine.observe as sipwall start sees one queued from OUTPUT. */
+  answer(dst: string, payload: Buffer | string, now: number, src = dst.includes(':') ? '2001:db8::10' : PBX): Decision {
+    const pkt = buildUdpPacket(src, dst, 5060, 5060, Buffer.from(payload));
+    const st = decodeIp(pkt, 0, pkt.length, this.view);
+    if (st !== DECODE_OK) throw new Error(`test packet did not decode: ${st}`);
+    this.engine.observe(this.view, now, this.d);
+    return this.d;
+  }
+
   tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number): Decision {
     return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload)), now);
   }

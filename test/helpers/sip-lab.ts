@@ -22,7 +22,14 @@ const dgram = require('node:dgram'); const net = require('node:net');
 const out = (proto, addr, text) => { const m = /\r\nCall-ID:\s*(\S+)/i.exec(text) || /\r\ni:\s*(\S+)/.exec(text); process.stdout.write(proto + ' ' + addr.replace(/^::ffff:/, '') + ' ' + (m ? m[1] : '-') + '\n'); };
 let ready = 0; const up = () => { if (++ready === 2) process.stdout.write('ready\n'); };
 const u = dgram.createSocket({ type: 'udp6', ipv6Only: false });
-u.on('message', (m, r) => out('udp', r.address, m.toString('latin1')));
+// A request carrying "X-Lab-Answer: 401 Unauthorized" is answered like a
+// UAS would (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied, a To
+// tag added), from port 5060 to where it came from: the PBX's answer that
+// sipwall watches on its way out.
+const answer = (text, r) => { const a = /\r\nX-Lab-Answer:\s*([^\r\n]+)/i.exec(text); if (!a) return;
+  const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq|v|f|t|i):/i.test(l)).map((l) => /^(To|t):/i.test(l) && !/;tag=/i.test(l) ? l + ';tag=lab' : l);
+  u.send(Buffer.from('SIP/2.0 ' + a[1] + '\r\n' + keep.join('\r\n') + '\r\nContent-Length: 0\r\n\r\n', 'latin1'), r.port, r.address); };
+u.on('message', (m, r) => { const text = m.toString('latin1'); out('udp', r.address, text); answer(text, r); });
 u.bind(5060, '::', up);
 net.createServer((c) => { let buf = ''; c.on('error', () => {}); c.on('data', (d) => { buf += d.toString('latin1');
   for (;;) { const h = buf.indexOf('\r\n\r\n'); if (h < 0) break; const cl = /\r\n(?:Content-Length|l)\s*:\s*(\d+)/i.exec(buf.slice(0, h)); const end = h + 4 + (cl ? Number(cl[1]) : 0); if (buf.length < end) break; out('tcp', c.remoteAddress, buf.slice(0, end)); buf = buf.slice(end); } }); })

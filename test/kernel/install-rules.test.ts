@@ -149,10 +149,10 @@ t.test('remove restores exactly the ruleset before install; admin rules untouche
   t.same(rep, {
     changed: true,
     removedChains: [
-      'raw SIPWALL-BAN', 'mangle SIPWALL', 'security SIPWALL-MARK',
-      'ip6 raw SIPWALL-BAN', 'ip6 mangle SIPWALL', 'ip6 security SIPWALL-MARK',
+      'raw SIPWALL-BAN', 'mangle SIPWALL', 'security SIPWALL-MARK', 'mangle SIPWALL-OUT',
+      'ip6 raw SIPWALL-BAN', 'ip6 mangle SIPWALL', 'ip6 security SIPWALL-MARK', 'ip6 mangle SIPWALL-OUT',
     ],
-    removedJumps: 6,
+    removedJumps: 10,
     destroyedSets: ['sipwall-ban4', 'sipwall-ban6'],
     keptSets: [],
   });

@@ -10,6 +10,7 @@ t.test('defaults', async (t) => {
     failOpen: true,
     trustMark: 0x5157,
     trustSkipQueue: true,
+    watchAnswers: true,
     banScope: 'sip-ports',
     ipv6: true,
     setMaxElem: 131072,

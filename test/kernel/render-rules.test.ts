@@ -31,6 +31,19 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       '-A SIPWALL -p udp -m udp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-I INPUT 1 -j SIPWALL',
+      ':SIPWALL-OUT - [0:0]',
+      '-A SIPWALL-OUT -m connmark --mark 0x5157/0x5157 -j RETURN',
+      '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      '-I OUTPUT 1 -j SIPWALL-OUT',
+      'COMMIT',
+    ]);
+    t.same(section(script, 'security'), [
+      '*security',
+      ':SIPWALL-MARK - [0:0]',
+      '-A SIPWALL-MARK -m mark --mark 0x5157/0x5157 -j CONNMARK --set-xmark 0x5157/0x5157',
+      '-I INPUT 1 -j SIPWALL-MARK',
+      '-I OUTPUT 1 -j SIPWALL-MARK',
       'COMMIT',
     ]);
     t.same(section(script, 'filter'), [], 'nothing in the filter table');
@@ -62,7 +75,11 @@ t.test('options change the right lines', async (t) => {
   const mangle = section(r.v4, 'mangle');
   t.ok(mangle.includes('-A SIPWALL -m connmark --mark 0x10/0x10 -j RETURN'));
   t.ok(mangle.includes('-A SIPWALL -p udp -m udp --dport 5070:5071 -j NFQUEUE --queue-num 201'), 'fail closed: no --queue-bypass');
-  t.notMatch(r.v4, /queue-bypass/);
+  t.notOk(mangle.some((l) => l.startsWith('-A SIPWALL ') && l.includes('queue-bypass')), 'fail closed: inbound SIP waits for sipwall');
+  t.ok(mangle.includes('-A SIPWALL-OUT -p udp -m udp --sport 5070:5071 -j NFQUEUE --queue-num 201 --queue-bypass'), 'answers are watched fail-open whatever failOpen says');
+  const noWatch = section(renderRules({ watchAnswers: false }).v4, 'mangle');
+  t.notOk(noWatch.some((l) => l.startsWith('-A SIPWALL-OUT')), 'watchAnswers false: the out chain stays empty');
+  t.ok(noWatch.includes('-I OUTPUT 1 -j SIPWALL-OUT'), 'but exists, with its jump, so install and removal handle one shape');
 });
 
 t.test('trustSkipQueue false drops the RETURN rule', async (t) => {

@@ -14,7 +14,17 @@ const RATE: Record<string, { reason: number; limit: number }> = {
   'rate-invite': { reason: R_RATE_INVITE, limit: defaults.rateLimits.invite.limit },
   'rate-all': { reason: R_RATE_ALL, limit: defaults.rateLimits.all.limit },
 };
-const allRules = [...signatureRules, ...Object.keys(RATE), 'strict'];
+const TOLL = ['toll-international', 'toll-high-risk', 'toll-premium'];
+const BEHAVIOUR = ['call-limit', 'distinct-users', 'auth-failures', 'unknown-users'];
+const allRules = [...signatureRules, ...Object.keys(RATE), 'strict', ...TOLL, ...BEHAVIOUR];
+
+/** A sample with its Call-ID, CSeq number and To/From user made unique for round i (same Via branch: it is the CSeq that differs). */
+function variant(data: Buffer, i: number, opts: { user?: boolean; callId?: boolean } = {}): string {
+  let text = data.toString('latin1').replace(/^(CSeq:\s*)(\d+)/im, (_m, h: string, n: string) => `${h}${Number(n) + i}`);
+  if (opts.callId === true) text = text.replace(/^(Call-ID:\s*)/im, `$1r${i}-`);
+  if (opts.user === true) text = text.replace(/sip:(\d+)@/g, (_m, u: string) => `sip:${Number(u) + i}@`);
+  return text;
+}
 
 t.test('every shipped rule has at least one sample, and every sample directory names a rule', async (t) => {
   const dirs = sampleDirs().filter((d) => !d.startsWith('_'));
@@ -82,4 +92,124 @@ t.test('legitimate samples pass with every rule switched on', async (t) => {
   const j = new Judge(engineFor(allRulesConfig()));
   const d = j.udp('198.51.100.21', samples('_legit').find((s) => s.name.includes('secret'))!.data, 0);
   t.equal(d.verdict, VERDICT_ACCEPT_TRUST, 'a request to the secret host trusts its source');
+});
+
+t.test('toll-fraud samples: each dropped by its own rule and the source banned; trusted sources may dial them', async (t) => {
+  for (const id of TOLL) {
+    for (const s of samples(id)) {
+      const j = new Judge(engineFor(configWith()));
+      const d = j.udp('198.51.100.7', s.data, 1_000_000);
+      t.equal(d.verdict, VERDICT_DROP, `${id}/${s.name} dropped`);
+      t.equal(d.ruleId, id, `${id}/${s.name} caught by ${id} (got ${d.ruleId || REASON_NAMES[d.reason]})`);
+      t.ok(d.ban, `${id}/${s.name} bans`);
+      const trusted = new Judge(engineFor(configWith({ trusted: ['198.51.100.0/24'] })));
+      t.not(trusted.udp('198.51.100.7', s.data, 0).verdict, VERDICT_DROP, `${id}/${s.name} from a trusted trunk passes`);
+      const off = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, enabled: false } })));
+      t.equal(off.udp('198.51.100.7', s.data, 0).verdict, VERDICT_ACCEPT, `${id}/${s.name} passes with tollFraud off`);
+    }
+  }
+  // The home country is not international, its premium ranges still are.
+  const uk = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, homeCountryCodes: ['44'] } })));
+  t.equal(uk.udp('198.51.100.7', samples('toll-international').find((s) => s.name.startsWith('uk'))!.data, 0).verdict, VERDICT_ACCEPT, 'homeCountryCodes: +44 passes a UK PBX');
+  const intlOff = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, blockInternational: false } })));
+  t.equal(intlOff.udp('198.51.100.7', samples('toll-high-risk')[0]!.data, 0).ruleId, 'toll-high-risk', 'high-risk codes stay blocked with blockInternational off');
+});
+
+t.test('call-limit sample: the next call beyond maxConcurrentCalls is dropped (not banned); a BYE frees a place', async (t) => {
+  const max = defaults.tollFraud.maxConcurrentCalls;
+  const msg = samples('call-limit')[0]!.data;
+  const j = new Judge(engineFor(configWith()));
+  for (let i = 0; i < max; i++) t.equal(j.udp('198.51.100.7', variant(msg, i, { callId: true }), 1000 + i).verdict, VERDICT_ACCEPT, `call ${i + 1} of ${max}`);
+  t.equal(j.udp('198.51.100.7', variant(msg, 0, { callId: true }), 1100).verdict, VERDICT_ACCEPT, 'a retransmission of an open call is not a new call');
+  const over = j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1200);
+  t.equal(over.verdict, VERDICT_DROP);
+  t.equal(over.ruleId, 'call-limit');
+  t.notOk(over.ban, 'call-limit drops without banning');
+  const bye = variant(msg, 0, { callId: true }).replace(/^INVITE /, 'BYE ').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 BYE').replace(/(\r\nTo: <[^>]*>)/, '$1;tag=pbx1');
+  t.equal(j.udp('198.51.100.7', bye, 1300).verdict, VERDICT_ACCEPT, 'BYE of the first call');
+  t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1400).verdict, VERDICT_ACCEPT, 'then a new call fits');
+  t.equal(j.udp('198.51.100.8', variant(msg, 99, { callId: true }), 1500).verdict, VERDICT_ACCEPT, 'the limit is per source');
+});
+
+t.test('distinct-users sample: limit users pass, the next is dropped and bans', async (t) => {
+  const limit = defaults.distinctUsers.limit;
+  const msg = samples('distinct-users')[0]!.data;
+  const j = new Judge(engineFor(configWith()));
+  for (let i = 0; i < limit; i++) t.equal(j.udp('198.51.100.7', variant(msg, i, { user: true }), 1000 + i).verdict, VERDICT_ACCEPT, `user ${i + 1}`);
+  t.equal(j.udp('198.51.100.7', variant(msg, 0, { user: true }), 2000).verdict, VERDICT_ACCEPT, 'a user tried again is not a new one');
+  const d = j.udp('198.51.100.7', variant(msg, limit, { user: true }), 3000);
+  t.equal(d.ruleId, 'distinct-users');
+  t.ok(d.ban);
+  const later = new Judge(engineFor(configWith()));
+  for (let i = 0; i <= limit; i++) {
+    const w = defaults.distinctUsers.windowSeconds * 1000;
+    t.equal(later.udp('198.51.100.7', variant(msg, i, { user: true }), i * w).verdict, VERDICT_ACCEPT, `one new user per window: ${i + 1}`);
+  }
+});
+
+for (const [id, reason, windows] of [
+  ['auth-failures', 'auth-failures', defaults.answers.authFailures],
+  ['unknown-users', 'unknown-users', defaults.answers.unknownUsers],
+] as const) {
+  t.test(`${id} samples: the PBX's answers ban the source at the limit, within each window`, async (t) => {
+    const [req, ans] = samples(id).map((s) => s.data) as [Buffer, Buffer];
+    t.ok(req.toString('latin1').startsWith('REGISTER') && ans.toString('latin1').startsWith('SIP/2.0'), 'a request and its answer');
+    for (const w of windows) {
+      const j = new Judge(engineFor(configWith()));
+      // Spread over the window (sliding estimate: end inside it).
+      const step = Math.floor((w.windowSeconds * 1000) / (w.limit + 1));
+      let banAt = -1;
+      let bannedAt = 0;
+      for (let i = 0; i < w.limit + 2 && banAt < 0; i++) {
+        const now = i * step; // from a window edge: every event inside one window
+        const d = j.udp('198.51.100.7', variant(req, i), now);
+        if (d.verdict === VERDICT_DROP) break;
+        const a = j.answer('198.51.100.7', variant(ans, i), now + 5);
+        t.equal(a.verdict, VERDICT_ACCEPT, 'the answer itself always leaves');
+        if (a.ban) {
+          t.equal(REASON_NAMES[a.reason], reason);
+          banAt = i + 1;
+          bannedAt = now + 5;
+        }
+      }
+      t.equal(banAt, w.limit, `${w.limit} answers in ${w.windowSeconds}s ban the source at the ${w.limit}th`);
+      t.equal(REASON_NAMES[j.udp('198.51.100.7', variant(req, 99), bannedAt + 1000).reason], 'banned', 'its next request is dropped');
+    }
+    // An answer that matches no request of that source counts for nothing.
+    const j = new Judge(engineFor(configWith()));
+    for (let i = 0; i < 40; i++) t.notOk(j.answer('198.51.100.7', variant(ans, i), 1000 + i).ban || false, `unmatched answer ${i}`);
+    const other = new Judge(engineFor(configWith()));
+    for (let i = 0; i < 40; i++) {
+      other.udp('198.51.100.7', variant(req, i), 1000 + i);
+      t.notOk(other.answer('198.51.100.8', variant(ans, i), 1000 + i).ban, `answer to another address ${i}`);
+    }
+  });
+}
+
+t.test('a phone\'s normal challenge is not a failure; answers.watch false ignores answers', async (t) => {
+  const [req, ans] = samples('auth-failures').map((s) => s.data) as [Buffer, Buffer];
+  const noCreds = req.toString('latin1').replace(/\r\nAuthorization:[^\r]*/, '');
+  const j = new Judge(engineFor(configWith()));
+  for (let i = 0; i < 20; i++) {
+    j.udp('198.51.100.7', variant(Buffer.from(noCreds, 'latin1'), i), 1000 + i * 100);
+    t.notOk(j.answer('198.51.100.7', variant(ans, i), 1000 + i * 100 + 5).ban, `401 to a request without credentials ${i}`);
+  }
+  const off = new Judge(engineFor(configWith({ answers: { ...defaults.answers, watch: false } })));
+  for (let i = 0; i < 20; i++) {
+    off.udp('198.51.100.7', variant(req, i), 1000 + i * 100);
+    t.notOk(off.answer('198.51.100.7', variant(ans, i), 1000 + i * 100 + 5).ban, `watch off ${i}`);
+  }
+});
+
+t.test('trustAfterAuthSeconds: a 200 to a REGISTER with credentials trusts the source (off by default)', async (t) => {
+  const [req, ans] = samples('auth-failures').map((s) => s.data) as [Buffer, Buffer];
+  const ok = ans.toString('latin1').replace('401 Unauthorized', '200 OK');
+  const def = new Judge(engineFor(configWith()));
+  def.udp('198.51.100.7', req, 1000);
+  t.notOk(def.answer('198.51.100.7', ok, 1005).trust, 'off by default');
+  const on = new Judge(engineFor(configWith({ answers: { ...defaults.answers, trustAfterAuthSeconds: 600 } })));
+  on.udp('198.51.100.7', req, 1000);
+  const d = on.answer('198.51.100.7', ok, 1005);
+  t.ok(d.trust && d.peerIsDst, 'trusted: the answer\'s destination');
+  t.equal(REASON_NAMES[on.udp('198.51.100.7', samples('toll-international')[0]!.data, 2000).reason], 'trusted', 'then even toll rules do not apply to it');
 });
