@@ -23,6 +23,9 @@
 //   d   sipwall, full JS inspection (untrusted legit REGISTERs)
 //   e   sipwall, sources trusted first: answered by the native hot table
 //   f   sipwall, trusted flows skip the queue (trustSkipQueue: true)
+//   d-ans / d-ans-off: (d) with the sink answering every REGISTER with a
+//       401 (as a PBX would), the answers watched by sipwall or not
+//       (answers.watch): what watching the PBX's answers costs
 //   ban-sipwall / ban-bare: banned sources flooded; sipwall's raw-table
 //       drop vs one bare `-m set --match-set X src -j DROP` rule
 //
@@ -56,7 +59,7 @@ const PORTS = '5060:5082';
 const QUEUE = 5060;
 const BARE_SET = 'swb-ban4';
 
-const SETUP_IDS = ['a', 'b', 'c', 'g', 'g-ct', 'd', 'e', 'f', 'ban-sipwall', 'ban-bare'] as const;
+const SETUP_IDS = ['a', 'b', 'c', 'g', 'g-ct', 'd', 'e', 'f', 'd-ans', 'd-ans-off', 'ban-sipwall', 'ban-bare'] as const;
 type SetupId = (typeof SETUP_IDS)[number];
 
 interface Params {
@@ -536,8 +539,9 @@ function pinned(cpu: number, argv: string[], pin: boolean): string[] {
   return pin ? ['taskset', '-c', String(cpu), ...argv] : argv;
 }
 
-async function startSink(p: Params, server: string, legit: Template): Promise<Proc> {
-  const sink = new Proc(['ip', 'netns', 'exec', server, ...pinned(p.sinkCpu, [join(HELPERS, 'sip-sink'), '--ts-offset', String(legit.tsOffset)], p.pin)]);
+async function startSink(p: Params, server: string, legit: Template, answer: boolean): Promise<Proc> {
+  const argv = [join(HELPERS, 'sip-sink'), '--ts-offset', String(legit.tsOffset), ...(answer ? ['--answer', '401 Unauthorized'] : [])];
+  const sink = new Proc(['ip', 'netns', 'exec', server, ...pinned(p.sinkCpu, argv, p.pin)]);
   if ((await sink.waitLine((l) => l === 'ready', 10_000)) === null) throw new Error(`sink did not start: ${sink.stderr}`);
   return sink;
 }
@@ -710,7 +714,7 @@ function metricValue(text: string, name: string, labels = ''): number {
 }
 
 /** Setups (d), (e), (f), ban-sipwall: `sipwall start` in the server namespace. */
-async function sipwall(ctx: Ctx, trustSkipQueue: boolean): Promise<Filter & { metrics(): string }> {
+async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true): Promise<Filter & { metrics(): string }> {
   const p = ctx.params;
   const dir = mkdtempSync(join(ctx.tmp, 'sipwall-'));
   const cfg = join(dir, 'sipwall.yaml');
@@ -722,6 +726,8 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean): Promise<Filter & { me
       'rateLimits:',
       '  register: {limit: 65000}',
       '  all: {limit: 65000}',
+      'answers:',
+      `  watch: ${String(watchAnswers)}`,
       'inline:',
       `  trustSkipQueue: ${String(trustSkipQueue)}`,
       `stateFile: ${join(dir, 'bans.json')}`,
@@ -748,8 +754,13 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean): Promise<Filter & { me
   return {
     pid: () => proc.pid,
     failOpen: true, // inline.failOpen default: --queue-bypass + NFQA_CFG_F_FAIL_OPEN
-    queueRule: ['mangle', '-j NFQUEUE', '-p udp'],
-    handled: async () => metricValue(metrics(), 'sipwall_queue_packets_total'),
+    // Inbound only: the rule of chain SIPWALL, not SIPWALL-OUT's (the answers).
+    queueRule: ['mangle', '-A SIPWALL -p udp', '-j NFQUEUE'],
+    handled: async () => {
+      const m = metrics();
+      // The answers the engine watched came through the queue too: not inbound packets.
+      return metricValue(m, 'sipwall_queue_packets_total') - metricValue(m, 'sipwall_packets_total', 'reason="answer"');
+    },
     beginPhase: async () => undefined,
     endPhase: async () => null,
     metrics,
@@ -788,6 +799,8 @@ interface Phase {
   genSeconds: number;
   genPps: number;
   sinkPackets: number;
+  /** Answers the sink sent back (d-ans setups). */
+  sinkAnswered: number;
   /** NFQUEUE rule hits. */
   queued: number;
   /** Packets the consumer process answered. */
@@ -858,6 +871,7 @@ async function phase(ctx: Ctx, f: Filter, kind: Phase['kind'], tmpl: Template, b
     genSeconds,
     genPps: gen.sent / genSeconds,
     sinkPackets,
+    sinkAnswered: Number(rep.answered ?? 0),
     queued,
     handled,
     queueDropped,
@@ -927,7 +941,7 @@ async function runSetup(p: Params, id: SetupId, dir: string, t: { legit: Templat
   let sink: Proc | null = null;
   const res: SetupResult = { id, ok: false };
   try {
-    sink = await startSink(p, pair.server, t.legit);
+    sink = await startSink(p, pair.server, t.legit, id === 'd-ans' || id === 'd-ans-off');
     const ctx: Ctx = { params: p, pair, sink, tmp: dir, ...t };
     switch (id) {
       case 'a':
@@ -945,6 +959,10 @@ async function runSetup(p: Params, id: SetupId, dir: string, t: { legit: Templat
         break;
       case 'd':
         filter = await sipwall(ctx, false);
+        break;
+      case 'd-ans':
+      case 'd-ans-off':
+        filter = await sipwall(ctx, false, id === 'd-ans');
         break;
       case 'e':
       case 'f': {
@@ -1031,6 +1049,8 @@ const LABELS: Record<SetupId, string> = {
   d: '(d) sipwall JS',
   e: '(e) sipwall hot table',
   f: '(f) sipwall skip queue',
+  'd-ans': '(d) + answers watched',
+  'd-ans-off': '(d) + answers unwatched',
   'ban-sipwall': 'banned: sipwall raw',
   'ban-bare': 'banned: bare set rule',
 };
@@ -1041,6 +1061,7 @@ const TARGETS: Array<{ name: string; num: SetupId; den: SetupId; min: number; fi
   { name: '(d)/(g)', num: 'd', den: 'g', min: 1.0, field: 'inspectedPps' },
   { name: '(e)/(d)', num: 'e', den: 'd', min: 1.5, field: 'inspectedPps' },
   { name: '(f)/(a)', num: 'f', den: 'a', min: 0.8, field: 'inspectedPps' },
+  { name: 'answers watched/unwatched', num: 'd-ans', den: 'd-ans-off', min: 0.9, field: 'inspectedPps' },
   { name: 'banned sipwall/bare', num: 'ban-sipwall', den: 'ban-bare', min: 0.9, field: 'banDropPps' },
 ];
 const P99_TARGET_US = 200;

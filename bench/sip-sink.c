@@ -4,6 +4,13 @@
  * writes into each payload (16 lowercase hex digits at --ts-offset).
  *
  *   sip-sink [--port 5060] [--ts-offset N] [--max-samples N] [--rcvbuf BYTES]
+ *            [--answer "401 Unauthorized"]
+ *
+ * --answer: reply to every datagram as a PBX would, from the bound port to
+ * where it came from: "SIP/2.0 <status>" then the request's own header and
+ * body lines (so Via, From, To, Call-ID and CSeq match, RFC 3261 §8.2.6.2),
+ * sent in batches with sendmmsg. The inline bench uses it to measure what
+ * watching the answers costs sipwall.
  *
  * Commands on stdin, one per line, each answered by one line on stdout:
  *   reset   zero the counters and the samples        -> {"ok":true}
@@ -83,10 +90,12 @@ int main(int argc, char *argv[])
 		{"ts-offset", required_argument, 0, 'o'},
 		{"max-samples", required_argument, 0, 'm'},
 		{"rcvbuf", required_argument, 0, 'r'},
+		{"answer", required_argument, 0, 'a'},
 		{0, 0, 0, 0},
 	};
 	unsigned long port = 5060, max_samples = 2000000, rcvbuf = 32 * 1024 * 1024;
 	long ts_off = -1;
+	const char *answer = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -95,13 +104,14 @@ int main(int argc, char *argv[])
 		case 'o': ts_off = (long)parse_ul(optarg, "ts-offset"); break;
 		case 'm': max_samples = parse_ul(optarg, "max-samples"); break;
 		case 'r': rcvbuf = parse_ul(optarg, "rcvbuf"); break;
+		case 'a': answer = optarg; break;
 		default:
-			fprintf(stderr, "usage: sip-sink [--port P] [--ts-offset N] [--max-samples N] [--rcvbuf B]\n");
+			fprintf(stderr, "usage: sip-sink [--port P] [--ts-offset N] [--max-samples N] [--rcvbuf B] [--answer STATUS]\n");
 			return 2;
 		}
 	}
 	if (port == 0 || port > 65535 || max_samples == 0 || max_samples > 100000000UL ||
-	    (ts_off >= 0 && ts_off + TS_LEN > SLOT)) {
+	    (ts_off >= 0 && ts_off + TS_LEN > SLOT) || (answer != NULL && (strlen(answer) < 5 || strlen(answer) > 64))) {
 		fprintf(stderr, "sip-sink: option out of range\n");
 		return 2;
 	}
@@ -109,6 +119,11 @@ int main(int argc, char *argv[])
 	static uint8_t bufs[BATCH][SLOT];
 	static struct iovec iov[BATCH];
 	static struct mmsghdr msgs[BATCH];
+	static struct sockaddr_in from[BATCH];
+	static uint8_t obufs[BATCH][SLOT + 80];
+	static struct iovec oiov[BATCH];
+	static struct mmsghdr omsgs[BATCH];
+	unsigned long long answered = 0, answer_errors = 0;
 	if (lat == NULL) {
 		perror("sip-sink: malloc");
 		return 1;
@@ -118,6 +133,13 @@ int main(int argc, char *argv[])
 		iov[i].iov_len = SLOT;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		oiov[i].iov_base = obufs[i];
+		omsgs[i].msg_hdr.msg_iov = &oiov[i];
+		omsgs[i].msg_hdr.msg_iovlen = 1;
+		omsgs[i].msg_hdr.msg_name = &from[i];
+		omsgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 	}
 
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -192,6 +214,33 @@ int main(int argc, char *argv[])
 					if (samples < max_samples)
 						lat[samples++] = t - ts;
 				}
+				if (answer != NULL) {
+					int k = 0;
+					for (int i = 0; i < n; i++) {
+						unsigned int len = msgs[i].msg_len;
+						uint8_t *eol = memchr(bufs[i], '\n', len);
+						if (eol == NULL)
+							continue;
+						size_t rest = len - (size_t)(eol + 1 - bufs[i]);
+						int h = snprintf((char *)obufs[k], 80, "SIP/2.0 %s\r\n", answer);
+						memcpy(obufs[k] + h, eol + 1, rest);
+						oiov[k].iov_len = (size_t)h + rest;
+						omsgs[k].msg_hdr.msg_name = &from[i];
+						omsgs[k].msg_hdr.msg_namelen = sizeof(from[i]);
+						k++;
+					}
+					if (k > 0) {
+						int sent = sendmmsg(fd, omsgs, (unsigned int)k, MSG_DONTWAIT);
+						if (sent < 0)
+							answer_errors += (unsigned long long)k;
+						else {
+							answered += (unsigned long long)sent;
+							answer_errors += (unsigned long long)(k - sent);
+						}
+					}
+					for (int i = 0; i < n; i++)
+						msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+				}
 				if (n < BATCH)
 					break;
 			}
@@ -205,7 +254,7 @@ int main(int argc, char *argv[])
 			while ((nl = memchr(line, '\n', linelen)) != NULL) {
 				*nl = '\0';
 				if (strcmp(line, "reset") == 0) {
-					packets = bytes = bad_ts = recv_calls = 0;
+					packets = bytes = bad_ts = recv_calls = answered = answer_errors = 0;
 					samples = over_1ms = 0;
 					first_rx = last_rx = worst = worst_at = 0;
 					printf("{\"ok\":true}\n");
@@ -215,13 +264,14 @@ int main(int argc, char *argv[])
 					printf("{\"packets\":%llu,\"bytes\":%llu,\"recv_calls\":%llu,\"bad_ts\":%llu,"
 					       "\"samples\":%lu,\"first_rx_ns\":%llu,\"last_rx_ns\":%llu,"
 					       "\"min_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,"
-					       "\"p999_ns\":%llu,\"max_ns\":%llu,\"over_1ms\":%lu,\"worst_at_ms\":%.1f}\n",
+					       "\"p999_ns\":%llu,\"max_ns\":%llu,\"over_1ms\":%lu,\"worst_at_ms\":%.1f,"
+					       "\"answered\":%llu,\"answer_errors\":%llu}\n",
 					       packets, bytes, recv_calls, bad_ts, samples, (unsigned long long)first_rx,
 					       (unsigned long long)last_rx, (unsigned long long)PCT(0.0),
 					       (unsigned long long)PCT(0.5), (unsigned long long)PCT(0.9),
 					       (unsigned long long)PCT(0.99), (unsigned long long)PCT(0.999),
 					       (unsigned long long)PCT(1.0), over_1ms,
-					       worst_at ? (double)(worst_at - first_rx) / 1e6 : 0.0);
+					       worst_at ? (double)(worst_at - first_rx) / 1e6 : 0.0, answered, answer_errors);
 				} else if (strcmp(line, "quit") == 0) {
 					return 0;
 				} else {

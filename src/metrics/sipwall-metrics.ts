@@ -15,7 +15,8 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
-  REASON_NAMES, R_FINGERPRINT, R_INVALID_SIP, R_NON_SIP, R_RATE_ALL, R_RATE_INVITE, R_RATE_REGISTER, R_SCANNER_UA, R_UNDECODABLE,
+  REASON_NAMES, R_AUTH_FAILURES, R_DISTINCT_USERS, R_FINGERPRINT, R_INVALID_SIP, R_NON_SIP, R_RATE_ALL, R_RATE_INVITE,
+  R_RATE_REGISTER, R_SCANNER_UA, R_TOLL_FRAUD, R_UNDECODABLE, R_UNKNOWN_USERS,
 } from '../engine/reasons.js';
 import { STAT_INDEX, STATS_COUNT, type StatName } from '../queue/queue-stats.js';
 import type { LoopCounters } from '../queue/verdict-loop.js';
@@ -49,13 +50,18 @@ export interface SipwallMetrics {
 
 /**
  * The reasons the engine bans for. Engine.dropAndBan() is the only place a
- * ban is made, and the packet that caused it is dropped under the ban's
- * reason; later packets of the source are dropped as `banned`. So the drops
- * under these reasons are the bans, and need no counter of their own on the
- * packet path. (A test holds this against LoopCounters.bans with a real engine.)
- * Bans made by the admin (sipwall ban) are not packets and are not counted.
+ * ban is made, and the packet that caused it is counted under the ban's
+ * reason (dropped; or, for the PBX's answers that ban the party they go to,
+ * accepted: answers always leave); later packets of the source are dropped
+ * as `banned`. So the packets under these reasons are the bans, and need no
+ * counter of their own on the packet path. (A test holds this against
+ * LoopCounters.bans with a real engine.) Bans made by the admin (sipwall
+ * ban) are not packets and are not counted.
  */
-export const BAN_REASONS: readonly number[] = [R_SCANNER_UA, R_FINGERPRINT, R_RATE_REGISTER, R_RATE_INVITE, R_RATE_ALL];
+export const BAN_REASONS: readonly number[] = [
+  R_SCANNER_UA, R_FINGERPRINT, R_RATE_REGISTER, R_RATE_INVITE, R_RATE_ALL, R_TOLL_FRAUD, R_DISTINCT_USERS, R_AUTH_FAILURES,
+  R_UNKNOWN_USERS,
+];
 
 /** Payloads that are not (valid) SIP, by the reason they are counted under. */
 const INVALID_KINDS: ReadonlyArray<readonly [string, number]> = [
@@ -143,7 +149,7 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
     registers,
     collect() {
       this.reset();
-      for (const r of BAN_REASONS) this.inc({ reason: REASON_NAMES[r]! }, c.dropped[r] ?? 0);
+      for (const r of BAN_REASONS) this.inc({ reason: REASON_NAMES[r]! }, (c.dropped[r] ?? 0) + (c.accepted[r] ?? 0));
     },
   });
 
