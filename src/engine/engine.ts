@@ -244,31 +244,31 @@ export class Engine {
     // Beyond signatures (rules/README.md: answers, distinctUsers, tollFraud).
     const b = this.behaviour;
     let user = 0;
-    if (msg.method === M_CANCEL || (msg.method === M_BYE && this.inDialog(msg))) {
+    if (msg.method === M_CANCEL || msg.method === M_BYE) {
       if (msg.callIdStart >= 0) b.calls.remove(key, hashBytes(buf, msg.callIdStart, msg.callIdEnd), now);
-    } else if (!this.inDialog(msg)) {
-      if (msg.method === M_INVITE && r.toll.enabled) {
-        if (msg.ruriUserStart >= 0) {
-          const rule = tollFraudRule(buf, msg.ruriUserStart, msg.ruriUserEnd, r.toll);
-          if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
-        }
-        if (r.toll.maxConcurrentCalls > 0 && msg.callIdStart >= 0) {
-          const call = hashBytes(buf, msg.callIdStart, msg.callIdEnd);
-          if (!b.calls.has(key, call, now) && b.calls.count(key, now) >= r.toll.maxConcurrentCalls) {
-            return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
-          }
-          b.calls.add(key, call, now, now + r.toll.callMs);
-        }
+    } else if (msg.method === M_INVITE && r.toll.enabled) {
+      // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
+      if (msg.ruriUserStart >= 0) {
+        const rule = tollFraudRule(buf, msg.ruriUserStart, msg.ruriUserEnd, r.toll);
+        if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
       }
-      // The user asked for: a REGISTER names it in To (its Request-URI is the domain, §10.2), other requests in the Request-URI.
-      const reg = msg.method === M_REGISTER || msg.ruriUserStart < 0;
-      const us = reg ? msg.toUserStart : msg.ruriUserStart;
-      const ue = reg ? msg.toUserEnd : msg.ruriUserEnd;
-      if (us >= 0 && ue > us) {
-        user = hashBytes(buf, us, ue);
-        const du = r.distinctUsers;
-        if (b.users.add(key, user, now, now + du.windowMs) > du.limit) return this.dropAndBan(d, key, now, R_DISTINCT_USERS, 'distinct-users');
+      // A call starts with an INVITE outside a dialog (no To tag, RFC 3261 §12.1); re-INVITEs are not new calls.
+      if (r.toll.maxConcurrentCalls > 0 && msg.callIdStart >= 0 && !this.inDialog(msg)) {
+        const call = hashBytes(buf, msg.callIdStart, msg.callIdEnd);
+        if (!b.calls.has(key, call, now) && b.calls.count(key, now) >= r.toll.maxConcurrentCalls) {
+          return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
+        }
+        b.calls.add(key, call, now, now + r.toll.callMs);
       }
+    }
+    // The user asked for: a REGISTER names it in To (its Request-URI is the domain, §10.2), other requests in the Request-URI.
+    const reg = msg.method === M_REGISTER || msg.ruriUserStart < 0;
+    const us = reg ? msg.toUserStart : msg.ruriUserStart;
+    const ue = reg ? msg.toUserEnd : msg.ruriUserEnd;
+    if (us >= 0 && ue > us) {
+      user = hashBytes(buf, us, ue);
+      const du = r.distinctUsers;
+      if (b.users.add(key, user, now, now + du.windowMs) > du.limit) return this.dropAndBan(d, key, now, R_DISTINCT_USERS, 'distinct-users');
     }
     const slot = this.rates.slot(key);
     if (msg.method === M_REGISTER && this.rates.hit(slot, RL_REGISTER, now)) return this.dropAndBan(d, key, now, R_RATE_REGISTER, 'register');

@@ -102,6 +102,8 @@ t.test('toll-fraud samples: each dropped by its own rule and the source banned; 
       t.equal(d.verdict, VERDICT_DROP, `${id}/${s.name} dropped`);
       t.equal(d.ruleId, id, `${id}/${s.name} caught by ${id} (got ${d.ruleId || REASON_NAMES[d.reason]})`);
       t.ok(d.ban, `${id}/${s.name} bans`);
+      const tagged = s.data.toString('latin1').replace(/(\r\nTo: <[^>]*>)/, '$1;tag=forged');
+      t.equal(new Judge(engineFor(configWith())).udp('198.51.100.7', tagged, 0).ruleId, id, `${id}/${s.name} with a forged To tag: still caught`);
       const trusted = new Judge(engineFor(configWith({ trusted: ['198.51.100.0/24'] })));
       t.not(trusted.udp('198.51.100.7', s.data, 0).verdict, VERDICT_DROP, `${id}/${s.name} from a trusted trunk passes`);
       const off = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, enabled: false } })));
