@@ -5,8 +5,8 @@
 // "(", ")") and user parameters after ';' (RFC 3261 §19.1.6,
 // "+1555;phone-context=..."); anything else that is not a digit means it is
 // not a number (an extension named "alice"), which no rule here matches.
-// Called for initial INVITEs from untrusted sources only, so the few
-// strings it builds are not on the hot path.
+// The digits go to a module scratch array and prefixes are compared as
+// bytes: no string per INVITE.
 
 import type { CompiledTollFraud } from '../rules/compile-rules.js';
 
@@ -16,44 +16,70 @@ export const TOLL_PREMIUM = 'toll-premium';
 
 /** Shorter than this after the international prefix is not a dialable foreign number (E.164 numbers run 8-15 digits with the country code). */
 const MIN_INTERNATIONAL_DIGITS = 5;
-const MAX_DIGITS = 32;
+/** Longer than this is not a telephone number (E.164 allows 15 digits; room for access and outside-line codes). */
+const MAX_DIGITS = 24;
+const PLUS = 0x2b;
 
-/** The number in buf[s, e) ("+" kept, separators dropped), or null if it is not one. */
-export function dialledNumber(buf: Uint8Array, s: number, e: number): string | null {
-  let out = '';
+/** The number: '+' (if any) then digits, in NUM[0, numLen). */
+const NUM = new Uint8Array(MAX_DIGITS + 1);
+let numLen = 0;
+
+/** Reads buf[s, e) into NUM; false if it is not a telephone number. */
+function readNumber(buf: Uint8Array, s: number, e: number): boolean {
+  numLen = 0;
   for (let p = s; p < e; p++) {
     const c = buf[p]!;
-    if (c >= 0x30 && c <= 0x39) out += String.fromCharCode(c);
-    else if (c === 0x2b /* + */ && out === '') out = '+';
-    else if (c === 0x3b /* ; */) break;
-    else if (c !== 0x2d && c !== 0x2e && c !== 0x28 && c !== 0x29) return null;
-    if (out.length > MAX_DIGITS) return null;
+    if ((c >= 0x30 && c <= 0x39) || (c === PLUS && numLen === 0)) {
+      if (numLen === NUM.length) return false;
+      NUM[numLen++] = c;
+    } else if (c === 0x3b /* ; */) {
+      break;
+    } else if (c !== 0x2d && c !== 0x2e && c !== 0x28 && c !== 0x29) {
+      return false;
+    }
   }
-  return out === '' || out === '+' ? null : out;
+  return numLen > 0 && !(numLen === 1 && NUM[0] === PLUS);
 }
 
-const startsWithAny = (s: string, list: string[]): string | null => {
-  for (const p of list) if (s.startsWith(p)) return p;
-  return null;
-};
+/** Length of the first of `list` that NUM[at, numLen) starts with (list is longest first), -1 if none. */
+function prefixAt(at: number, list: Uint8Array[]): number {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!;
+    if (at + p.length > numLen) continue;
+    let j = 0;
+    while (j < p.length && NUM[at + j] === p[j]) j++;
+    if (j === p.length) return p.length;
+  }
+  return -1;
+}
+
+/** Whether '0' + NUM[at, numLen) starts with one of `list` (a home number in international form, read nationally). */
+function trunkPrefixAt(at: number, list: Uint8Array[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!;
+    if (p[0] !== 0x30 || at + p.length - 1 > numLen) continue;
+    let j = 1;
+    while (j < p.length && NUM[at + j - 1] === p[j]) j++;
+    if (j === p.length) return true;
+  }
+  return false;
+}
 
 /** The rule id ('toll-...') the number buf[s, e) falls under, '' if none. */
 export function tollFraudRule(buf: Uint8Array, s: number, e: number, t: CompiledTollFraud): string {
-  let num = dialledNumber(buf, s, e);
-  if (num === null) return '';
-  const strip = startsWithAny(num, t.stripPrefixes);
-  if (strip !== null) num = num.slice(strip.length);
-  const intl = startsWithAny(num, t.internationalPrefixes);
-  if (intl !== null) {
-    const rest = num.slice(intl.length);
-    if (rest.length >= MIN_INTERNATIONAL_DIGITS && !rest.startsWith('+')) {
-      if (startsWithAny(rest, t.highRiskCountryCodes) !== null) return TOLL_HIGH_RISK;
-      const home = startsWithAny(rest, t.homeCountryCodes);
-      if (home === null) return t.blockInternational ? TOLL_INTERNATIONAL : '';
+  if (!readNumber(buf, s, e)) return '';
+  let at = Math.max(0, prefixAt(0, t.stripPrefixes));
+  const intl = prefixAt(at, t.internationalPrefixes);
+  if (intl > 0) {
+    const cc = at + intl;
+    if (numLen - cc >= MIN_INTERNATIONAL_DIGITS && NUM[cc] !== PLUS) {
+      if (prefixAt(cc, t.highRiskCountryCodes) > 0) return TOLL_HIGH_RISK;
+      const home = prefixAt(cc, t.homeCountryCodes);
+      if (home < 0) return t.blockInternational ? TOLL_INTERNATIONAL : '';
       // A home number in international form: premium ranges are national.
-      const nsn = rest.slice(home.length);
-      return startsWithAny(nsn, t.premiumPrefixes) !== null || startsWithAny(`0${nsn}`, t.premiumPrefixes) !== null ? TOLL_PREMIUM : '';
+      const nsn = cc + home;
+      return prefixAt(nsn, t.premiumPrefixes) > 0 || trunkPrefixAt(nsn, t.premiumPrefixes) ? TOLL_PREMIUM : '';
     }
   }
-  return startsWithAny(num, t.premiumPrefixes) !== null ? TOLL_PREMIUM : '';
+  return prefixAt(at, t.premiumPrefixes) > 0 ? TOLL_PREMIUM : '';
 }

@@ -29,7 +29,7 @@ import { SipMessage } from '../sip/sip-message.js';
 import { BanTable } from './ban-table.js';
 import { Decision } from './decision.js';
 import { tollFraudRule } from './dialled-number.js';
-import { hashBytes, hashU32, HASH_SEED } from './hash-bytes.js';
+import { hashBytes, hashU32 } from './hash-bytes.js';
 import { PENDING_CREDENTIALS, PendingTable } from './pending-table.js';
 import { SourceSets } from './source-sets.js';
 import { looksLikeSip } from './looks-like-sip.js';
@@ -244,8 +244,9 @@ export class Engine {
     // Beyond signatures (rules/README.md: answers, distinctUsers, tollFraud).
     const b = this.behaviour;
     let user = 0;
+    const call = msg.callIdStart >= 0 ? hashBytes(buf, msg.callIdStart, msg.callIdEnd) : 0;
     if (msg.method === M_CANCEL || msg.method === M_BYE) {
-      if (msg.callIdStart >= 0) b.calls.remove(key, hashBytes(buf, msg.callIdStart, msg.callIdEnd), now);
+      if (msg.callIdStart >= 0) b.calls.remove(key, call, now);
     } else if (msg.method === M_INVITE && r.toll.enabled) {
       // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
       if (msg.ruriUserStart >= 0) {
@@ -254,11 +255,9 @@ export class Engine {
       }
       // A call starts with an INVITE outside a dialog (no To tag, RFC 3261 §12.1); re-INVITEs are not new calls.
       if (r.toll.maxConcurrentCalls > 0 && msg.callIdStart >= 0 && !this.inDialog(msg)) {
-        const call = hashBytes(buf, msg.callIdStart, msg.callIdEnd);
-        if (!b.calls.has(key, call, now) && b.calls.count(key, now) >= r.toll.maxConcurrentCalls) {
+        if (!b.calls.admit(key, call, now, now + r.toll.callMs, r.toll.maxConcurrentCalls)) {
           return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
         }
-        b.calls.add(key, call, now, now + r.toll.callMs);
       }
     }
     // The user asked for: a REGISTER names it in To (its Request-URI is the domain, §10.2), other requests in the Request-URI.
@@ -276,10 +275,7 @@ export class Engine {
     if (this.rates.hit(slot, RL_ALL, now)) return this.dropAndBan(d, key, now, R_RATE_ALL, 'all');
     if (r.strict) return this.merge(d, VERDICT_DROP, R_STRICT, '');
     if (r.answers.watch && msg.callIdStart >= 0) {
-      b.pending.put(
-        Engine.transaction(msg), key, now, msg.hasCredentials ? PENDING_CREDENTIALS : 0, msg.method, user,
-        hashBytes(buf, msg.callIdStart, msg.callIdEnd),
-      );
+      b.pending.put(Engine.transaction(msg, call), key, now, msg.hasCredentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
     }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
   }
@@ -290,11 +286,14 @@ export class Engine {
     return fs >= 0 && hasTagParam(msg.buf, fs, fe);
   }
 
-  /** The number naming a transaction: Call-ID, top Via branch and CSeq number, which an answer copies (§8.2.6.2). */
-  private static transaction(msg: SipMessage): number {
-    let h = hashBytes(msg.buf, msg.callIdStart, msg.callIdEnd, HASH_SEED);
+  /**
+   * The number naming a transaction: Call-ID (its hash `call`), top Via
+   * branch and CSeq number and method, which an answer copies (§8.2.6.2).
+   */
+  private static transaction(msg: SipMessage, call: number): number {
+    let h = call;
     if (msg.viaBranchStart >= 0) h = hashBytes(msg.buf, msg.viaBranchStart, msg.viaBranchEnd, h);
-    return hashU32(msg.cseq, h);
+    return hashU32(msg.cseqMethod, hashU32(msg.cseq, h));
   }
 
   /**
@@ -347,7 +346,7 @@ export class Engine {
     const b = this.behaviour;
     const a = this.rules.answers;
     const status = msg.status;
-    if (!b.pending.take(Engine.transaction(msg), key, now, status >= 200)) return;
+    if (!b.pending.take(Engine.transaction(msg, hashBytes(msg.buf, msg.callIdStart, msg.callIdEnd)), key, now, status >= 200)) return;
     const credentials = (b.pending.flagsOut & PENDING_CREDENTIALS) !== 0;
     if (b.pending.methodOut === M_INVITE && status >= 300) b.calls.remove(key, b.pending.callOut, now);
     let first = -1;

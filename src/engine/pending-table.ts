@@ -48,7 +48,8 @@ export class PendingTable {
 
   /** Records a request of `source` (a retransmission refreshes it). */
   put(txn: number, source: SourceKey, now: number, flags: number, method: number, user: number, call: number): void {
-    let slot = this.lru.get(txn);
+    // peek: entries leave by age (ttlMs) or as the oldest inserted, not by use.
+    let slot = this.lru.peek(txn);
     if (slot === undefined) {
       slot = this.free.pop() ?? this.nextSlot++;
       this.lru.set(txn, slot);

@@ -79,6 +79,27 @@ export class SourceSets {
     return n;
   }
 
+  /**
+   * Adds `value` for `key` unless the source already has `max` other live
+   * values; true if it is (now) there. One lookup for has + count + add.
+   */
+  admit(key: SourceKey, value: number, now: number, until: number, max: number): boolean {
+    const slot = this.slotOf(key, true);
+    const base = slot * this.perSource;
+    let live = 0;
+    for (let i = base; i < base + this.perSource; i++) {
+      if (this.until[i]! <= now) continue;
+      if (this.values[i] === (value | 0)) {
+        this.until[i] = until;
+        return true;
+      }
+      live++;
+    }
+    if (live >= max) return false;
+    this.add(key, value, now, until);
+    return true;
+  }
+
   /** Removes `value` for `key`; true if it was there. */
   remove(key: SourceKey, value: number, now: number): boolean {
     const slot = this.slotOf(key, false);

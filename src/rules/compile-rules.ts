@@ -69,14 +69,15 @@ export interface CompiledAnswers {
   maxPending: number;
 }
 
+/** Prefix lists as ASCII bytes, longest first (so "011" wins over "0" and "1900" over "19"). */
 export interface CompiledTollFraud {
   enabled: boolean;
-  internationalPrefixes: string[];
+  internationalPrefixes: Uint8Array[];
   blockInternational: boolean;
-  homeCountryCodes: string[];
-  highRiskCountryCodes: string[];
-  premiumPrefixes: string[];
-  stripPrefixes: string[];
+  homeCountryCodes: Uint8Array[];
+  highRiskCountryCodes: Uint8Array[];
+  premiumPrefixes: Uint8Array[];
+  stripPrefixes: Uint8Array[];
   maxConcurrentCalls: number;
   callMs: number;
 }
@@ -135,19 +136,20 @@ export function compileRules(config: Config): CompiledRules {
     answers: compileAnswers(config.answers),
     distinctUsers: { limit: config.distinctUsers.limit, windowMs: config.distinctUsers.windowSeconds * 1000 },
     toll: {
-      ...config.tollFraud,
-      // Longest first, so "011" wins over "0" and "1900" over "19".
-      internationalPrefixes: byLength(config.tollFraud.internationalPrefixes),
-      highRiskCountryCodes: byLength(config.tollFraud.highRiskCountryCodes),
-      premiumPrefixes: byLength(config.tollFraud.premiumPrefixes),
-      stripPrefixes: byLength(config.tollFraud.stripPrefixes),
-      homeCountryCodes: byLength(config.tollFraud.homeCountryCodes),
+      enabled: config.tollFraud.enabled,
+      internationalPrefixes: prefixes(config.tollFraud.internationalPrefixes),
+      blockInternational: config.tollFraud.blockInternational,
+      homeCountryCodes: prefixes(config.tollFraud.homeCountryCodes),
+      highRiskCountryCodes: prefixes(config.tollFraud.highRiskCountryCodes),
+      premiumPrefixes: prefixes(config.tollFraud.premiumPrefixes),
+      stripPrefixes: prefixes(config.tollFraud.stripPrefixes),
+      maxConcurrentCalls: config.tollFraud.maxConcurrentCalls,
       callMs: config.tollFraud.callSeconds * 1000,
     },
   };
 }
 
-const byLength = (list: string[]): string[] => [...list].sort((a, b) => b.length - a.length);
+const prefixes = (list: string[]): Uint8Array[] => [...list].sort((a, b) => b.length - a.length).map((p) => Buffer.from(p, 'latin1'));
 
 function compileAnswers(a: Config['answers']): CompiledAnswers {
   const w = (r: { limit: number; windowSeconds: number }): CompiledRateLimit => ({ limit: r.limit - 1, windowMs: r.windowSeconds * 1000 });

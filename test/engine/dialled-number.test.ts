@@ -1,0 +1,41 @@
+// The dialled-number reader behind the toll-fraud rules: what counts as a
+// number, which prefix wins, and the home-country and outside-line knobs.
+
+import t from 'tap';
+import { tollFraudRule } from '../../src/engine/dialled-number.js';
+import { compileRules } from '../../src/rules/compile-rules.js';
+import { configWith } from '../helpers/engine-fixtures.js';
+
+const defaults = configWith().tollFraud;
+const rule = (user: string, over: Partial<typeof defaults> = {}): string => {
+  const toll = compileRules(configWith({ tollFraud: { ...defaults, ...over } })).toll;
+  const buf = Buffer.from(user, 'latin1');
+  return tollFraudRule(buf, 0, buf.length, toll);
+};
+
+t.test('what is a number', async (t) => {
+  t.equal(rule('1002'), '', 'an extension');
+  t.equal(rule('alice'), '', 'a name is not a number');
+  t.equal(rule('00alice44'), '', 'letters anywhere: not a number');
+  t.equal(rule('+'), '', 'a lone plus');
+  t.equal(rule('+44 20'), '', 'a space is not a separator RFC 3966 allows');
+  t.equal(rule('(0044) 207.946-0000'.replace(' ', '')), 'toll-international', 'visual separators are dropped');
+  t.equal(rule('+442079460000;phone-context=example.com'), 'toll-international', 'user parameters after ; are ignored');
+  t.equal(rule('0'.repeat(40)), '', 'too long to be a number');
+  t.equal(rule('00123'), '', 'too short after the prefix to be a foreign number');
+  t.equal(rule('++442079460000'), '', 'a second plus makes it not a number');
+});
+
+t.test('which rule', async (t) => {
+  t.equal(rule('011442079460000'), 'toll-international', '011 wins over 0');
+  t.equal(rule('+88216000000'), 'toll-high-risk');
+  t.equal(rule('0088216000000', { blockInternational: false }), 'toll-high-risk', 'high risk stays with international allowed');
+  t.equal(rule('0049301234567', { blockInternational: false }), '', 'international allowed');
+  t.equal(rule('19005550100'), 'toll-premium');
+  t.equal(rule('9011442079460000', { stripPrefixes: ['9'] }), 'toll-international', 'outside-line digit stripped');
+  t.equal(rule('9011442079460000'), '', 'not stripped by default: 9011... is not a known pattern');
+  t.equal(rule('+442079460000', { homeCountryCodes: ['44'] }), '', 'home country');
+  t.equal(rule('+449012345678', { homeCountryCodes: ['44'] }), 'toll-premium', 'home premium range (09 read as 0 + 9...)');
+  t.equal(rule('+37167000001', { homeCountryCodes: ['371'] }), 'toll-high-risk', 'high risk wins over home');
+  t.equal(rule('+442079460000', { internationalPrefixes: ['00'] }), '', 'plus not listed: not international');
+});
