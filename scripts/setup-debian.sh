@@ -2,7 +2,10 @@
 # Installs everything sipwall needs on a fresh Debian machine, then the npm
 # dependencies (which builds the native addon). Idempotent.
 #   --test  also what the test suite needs: a Prometheus server for the
-#           end-to-end scrape test (never installed on a PBX otherwise).
+#           end-to-end scrape test, and the attack lab's packages (Kamailio,
+#           sipvicious, baresip, sipp, fail2ban, gnuplot: see
+#           bench/attack-lab/setup.sh) for its quick run. Never installed on
+#           a PBX otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then echo "setup-debian.sh: run as root (it installs Debian packages)" >&2; exit 77; fi
@@ -15,6 +18,8 @@ if [ "${1:-}" = "--test" ]; then
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   # The package starts its own server where systemd runs; the tests start theirs.
   if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  # The attack lab (test/bench/attack-lab.test.ts); it disables the kamailio and fail2ban services.
+  bash bench/attack-lab/setup.sh
 fi
 # The machine's own Node (>= 20) is used when present; Debian's nodejs is only a fallback.
 command -v node >/dev/null || apt-get install -y -qq nodejs npm >/dev/null
