@@ -94,6 +94,8 @@ export class Behaviour {
   readonly answers: RateTable;
   readonly users: SourceSets;
   readonly calls: SourceSets;
+  /** Sources that have authenticated lately (answers.unknownUsersBeforeAuth does not apply to them). */
+  readonly authed: SourceSets;
 
   constructor(rules: CompiledRules, prev?: Behaviour) {
     const a = rules.answers;
@@ -107,8 +109,14 @@ export class Behaviour {
     this.users = prev !== undefined && prev.users.perSource === perUsers ? prev.users : new SourceSets(SETS_MAX_SOURCES, perUsers);
     const perCalls = Math.max(1, rules.toll.maxConcurrentCalls + 1);
     this.calls = prev !== undefined && prev.calls.perSource === perCalls ? prev.calls : new SourceSets(SETS_MAX_SOURCES, perCalls);
+    this.authed = prev?.authed ?? new SourceSets(SETS_MAX_SOURCES, 1);
   }
 }
+
+/** How long a source counts as having authenticated after a 2xx to a request of it with credentials. */
+const AUTH_MEMORY_MS = 86_400_000;
+/** The one value the `authed` set holds per source. */
+const AUTHED = 1;
 
 /** 64*T1: how long a request waits for its final answer (RFC 3261 §17.1.1.2 Timer B, §17.1.2.2 Timer F). */
 const PENDING_MS = 32_000;
@@ -357,16 +365,20 @@ export class Engine {
       last = a.authWindows;
       reason = R_AUTH_FAILURES;
     } else if (a.unknownUser[status] === 1) {
+      // Sources that have authenticated count in the unknownUsers windows; the others also in the last, unknownUsersBeforeAuth.
       first = a.authWindows;
-      last = a.windows.length;
+      last = b.authed.has(key, AUTHED, now) ? a.windows.length - 1 : a.windows.length;
       reason = R_UNKNOWN_USERS;
-    } else if (status >= 200 && status < 300 && credentials && b.pending.methodOut === M_REGISTER && a.trustAfterAuthMs > 0) {
-      const until = now + a.trustAfterAuthMs;
-      this.trust.trust(key, until);
-      d.trust = true;
-      d.trustUntil = until;
-      d.verdict = VERDICT_ACCEPT_TRUST;
-      d.reason = R_AUTH_TRUST;
+    } else if (status >= 200 && status < 300 && credentials) {
+      b.authed.add(key, AUTHED, now, now + AUTH_MEMORY_MS);
+      if (b.pending.methodOut === M_REGISTER && a.trustAfterAuthMs > 0) {
+        const until = now + a.trustAfterAuthMs;
+        this.trust.trust(key, until);
+        d.trust = true;
+        d.trustUntil = until;
+        d.verdict = VERDICT_ACCEPT_TRUST;
+        d.reason = R_AUTH_TRUST;
+      }
       return;
     }
     if (first < 0) return;

@@ -57,7 +57,8 @@ export interface CompiledAnswers {
   watch: boolean;
   /**
    * Windows for the answers' RateTable: the authFailures windows first
-   * (indexes 0 .. authWindows-1), then the unknownUsers windows. Each limit
+   * (indexes 0 .. authWindows-1), then the unknownUsers windows, then the
+   * unknownUsersBeforeAuth one (the last index). Each limit
    * is the configured one minus 1: RateTable.hit() reports the event that
    * goes past its limit, and the configured limit is the event that bans.
    */
@@ -157,7 +158,7 @@ function compileAnswers(a: Config['answers']): CompiledAnswers {
   for (const s of a.unknownUserStatus) unknownUser[s] = 1;
   return {
     watch: a.watch,
-    windows: [...a.authFailures.map(w), ...a.unknownUsers.map(w)],
+    windows: [...a.authFailures.map(w), ...a.unknownUsers.map(w), w(a.unknownUsersBeforeAuth)],
     authWindows: a.authFailures.length,
     unknownUser,
     trustAfterAuthMs: a.trustAfterAuthSeconds * 1000,

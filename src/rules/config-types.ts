@@ -61,8 +61,10 @@ export interface AnswersConfig {
   watch: boolean;
   /** Windows over 401/407 answered to requests that carried credentials, and 403. */
   authFailures: RateLimit[];
-  /** Windows over answers saying the user does not exist. */
+  /** Windows over answers saying the user does not exist, to sources that have authenticated. */
   unknownUsers: RateLimit[];
+  /** The same for sources that have not authenticated: how an enumerator starts. */
+  unknownUsersBeforeAuth: RateLimit;
   unknownUserStatus: number[];
   /** Trust a source this long after a 200 to its REGISTER with credentials; 0: never. */
   trustAfterAuthSeconds: number;

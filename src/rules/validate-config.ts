@@ -78,11 +78,12 @@ export const SCHEMA: Spec = {
         watch: { t: 'bool' },
         authFailures: { t: 'list', of: rate, maxItems: 4 },
         unknownUsers: { t: 'list', of: rate, maxItems: 4 },
+        unknownUsersBeforeAuth: rate,
         unknownUserStatus: { t: 'list', of: { t: 'int', min: 400, max: 699 }, maxItems: 16 },
         trustAfterAuthSeconds: { t: 'int', min: 0, max: 30 * DAY },
         maxPending: { t: 'int', min: 1024, max: 4_194_304 },
       },
-      required: ['watch', 'authFailures', 'unknownUsers', 'unknownUserStatus', 'trustAfterAuthSeconds', 'maxPending'],
+      required: ['watch', 'authFailures', 'unknownUsers', 'unknownUsersBeforeAuth', 'unknownUserStatus', 'trustAfterAuthSeconds', 'maxPending'],
     },
     distinctUsers: {
       t: 'object',

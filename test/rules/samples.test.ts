@@ -158,6 +158,8 @@ for (const [id, reason, windows] of [
     t.ok(req.toString('latin1').startsWith('REGISTER') && ans.toString('latin1').startsWith('SIP/2.0'), 'a request and its answer');
     for (const w of windows) {
       const j = new Judge(engineFor(configWith()));
+      // unknownUsers windows are for sources that have authenticated: this one has (a 200 to its credentials).
+      if (id === 'unknown-users') authenticate(j, '198.51.100.7', 1);
       // Spread over the window (sliding estimate: end inside it).
       const step = Math.floor((w.windowSeconds * 1000) / (w.limit + 1));
       let banAt = -1;
@@ -187,6 +189,28 @@ for (const [id, reason, windows] of [
     }
   });
 }
+
+/** A REGISTER with credentials from `src` and the PBX's 200 to it. */
+function authenticate(j: Judge, src: string, now: number): void {
+  const [req, ans] = samples('auth-failures').map((s) => s.data) as [Buffer, Buffer];
+  j.udp(src, variant(req, 1000), now);
+  t.notOk(j.answer(src, variant(Buffer.from(ans.toString('latin1').replace('401 Unauthorized', '200 OK'), 'latin1'), 1000), now + 1).ban);
+}
+
+t.test('unknown-users before authentication: the first "no such user" answer bans (svwar\'s probe)', async (t) => {
+  const [req, ans] = samples('unknown-users').map((s) => s.data) as [Buffer, Buffer];
+  t.equal(defaults.answers.unknownUsersBeforeAuth.limit, 1, 'the shipped limit');
+  const j = new Judge(engineFor(configWith()));
+  j.udp('198.51.100.7', req, 1000);
+  const d = j.answer('198.51.100.7', ans, 1005);
+  t.ok(d.ban, 'banned at the first 404');
+  t.equal(d.verdict, VERDICT_ACCEPT, 'the 404 itself leaves');
+  t.equal(REASON_NAMES[d.reason], 'unknown-users');
+  const phone = new Judge(engineFor(configWith()));
+  authenticate(phone, '198.51.100.9', 500);
+  phone.udp('198.51.100.9', req, 1000);
+  t.notOk(phone.answer('198.51.100.9', ans, 1005).ban, 'a source that authenticated may misdial');
+});
 
 t.test('a phone\'s normal challenge is not a failure; answers.watch false ignores answers', async (t) => {
   const [req, ans] = samples('auth-failures').map((s) => s.data) as [Buffer, Buffer];
