@@ -1,7 +1,7 @@
 // What a run needs to know of the filter under test.
 
 export interface Filter {
-  name: 'none' | 'classic' | 'sipwall';
+  name: 'none' | 'classic' | 'sipwall' | 'sipwall-behaviour';
   /** The filter's own process (fail2ban-server, sipwall), whose CPU and memory are reported; null: kernel only. */
   pid(): number | null;
   stop(): Promise<void>;

@@ -82,7 +82,9 @@ async function startFilter(setup: SetupId, topo: Topology, dir: string, kam: Kam
     case 'classic':
       return startClassic(topo, dir, kam.log);
     case 'sipwall':
-      return startSipwall(topo, dir, join(dir, 'sipwall.log'));
+      return startSipwall(topo, dir, join(dir, 'sipwall.log'), true);
+    case 'sipwall-behaviour':
+      return startSipwall(topo, dir, join(dir, 'sipwall.log'), false);
   }
 }
 

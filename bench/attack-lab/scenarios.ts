@@ -33,13 +33,15 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: '6-relay-probe', number: 6, title: 'open-relay probe: INVITEs to international/premium numbers', kind: 'relay' },
 ];
 
-export const SETUPS = ['none', 'classic', 'sipwall'] as const;
+/** sipwall-behaviour: sipwall with every User-Agent and fingerprint rule off (opt-in: --setups). */
+export const SETUPS = ['none', 'classic', 'sipwall', 'sipwall-behaviour'] as const;
 export type SetupId = (typeof SETUPS)[number];
 
 export const SETUP_LABELS: Record<SetupId, string> = {
   none: 'no filter',
   classic: 'iptables + fail2ban',
   sipwall: 'sipwall',
+  'sipwall-behaviour': 'sipwall, signatures off',
 };
 
 /** Scenario ids from a --scenarios list: numbers (1-6) select every variant, ids select one. */

@@ -2,18 +2,27 @@
 // shipped rules plus the secret hostname; its bans file and control socket
 // in the run's temp dir, its metrics on the namespace's own loopback.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import { SECRET_HOST, SIPWALL_BIN, pinned } from './lab-constants.js';
 import { Proc } from './proc.js';
 import type { Filter } from './filter.js';
 import type { Topology } from './topology.js';
 
-export function sipwallConfig(dir: string): string {
+/** The shipped rules plus the secret hostname; without `signatures`, every User-Agent and fingerprint rule switched off. */
+export function sipwallConfig(dir: string, signatures = true): string {
+  const off: string[] = [];
+  if (!signatures) {
+    const shipped = parseYaml(readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8')) as { userAgents: object; fingerprints: object };
+    off.push('userAgents:', ...Object.keys(shipped.userAgents).map((id) => `  ${id}: {enabled: false}`));
+    off.push('fingerprints:', ...Object.keys(shipped.fingerprints).map((id) => `  ${id}: {enabled: false}`));
+  }
   return [
-    '# Written by bench/attack-lab: the shipped rules plus the secret hostname.',
+    `# Written by bench/attack-lab: the shipped rules plus the secret hostname${signatures ? '' : ', signatures off'}.`,
     'secretHosts:',
     `  - ${SECRET_HOST}`,
+    ...off,
     `stateFile: ${join(dir, 'bans.json')}`,
     `control: {socket: ${join(dir, 'control.sock')}, group: ""}`,
     'metrics: {listen: "127.0.0.1:9467"}',
@@ -42,9 +51,9 @@ function ruleCount(save: string, ...parts: string[]): number {
   return 0;
 }
 
-export async function startSipwall(topo: Topology, dir: string, logFile: string): Promise<Filter> {
+export async function startSipwall(topo: Topology, dir: string, logFile: string, signatures: boolean): Promise<Filter> {
   const cfg = join(dir, 'sipwall.yaml');
-  writeFileSync(cfg, sipwallConfig(dir));
+  writeFileSync(cfg, sipwallConfig(dir, signatures));
   const proc = new Proc(topo.argv('pbx', pinned('pbx', ['node', SIPWALL_BIN, 'start', '--config', cfg])));
   const log: string[] = [];
   proc.onLine((l) => {
@@ -56,7 +65,7 @@ export async function startSipwall(topo: Topology, dir: string, logFile: string)
   }
   let exitCode: number | null | undefined;
   return {
-    name: 'sipwall',
+    name: signatures ? 'sipwall' : 'sipwall-behaviour',
     pid: () => proc.pid,
     stop: async () => {
       exitCode = await proc.stop(15_000);

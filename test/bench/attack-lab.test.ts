@@ -115,3 +115,35 @@ t.test('quick lab: sipwall stops svmap, svwar and svcrack; the unfiltered PBX le
   t.notOk(crackSw.learned.passwordFound, 'sipwall: svcrack finds no password');
   t.ok(crackSw.passwordsTried <= threshold, `sipwall: at most ${threshold} password guesses reached Kamailio (${crackSw.passwordsTried})`);
 });
+
+t.test('signatures off (issue 6): the softphone-UA svwar learns nothing, svcrack is cut at the failure limit, relay probes never reach the PBX', { skip }, async (t) => {
+  if (missing.length > 0) {
+    t.fail(`CI must install the lab's packages (scripts/setup-debian.sh --test); missing: ${missing.join(', ')}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-attack-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'attack.json');
+  const run = spawnSync(
+    process.execPath,
+    [LAB, '--scenarios', '4-svwar-register-ua,4-svcrack-ua,6-relay-probe', '--setups', 'sipwall-behaviour', '--tool-cap', '20', '--no-chart', '--out', out],
+    { encoding: 'utf8', timeout: 240_000, killSignal: 'SIGTERM' },
+  );
+  t.equal(run.status, 0, `the lab ran (stderr: ${run.stderr.slice(-2000)})`);
+  const results = (JSON.parse(readFileSync(out, 'utf8')) as { results: RunResult[] }).results;
+  const get = (scenario: string): RunResult => {
+    const r = results.find((x) => x.scenario === scenario && x.setup === 'sipwall-behaviour');
+    if (r === undefined) throw new Error(`no result for ${scenario}`);
+    return r;
+  };
+  const rules = parseYaml(readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8')) as { answers: { authFailures: Array<{ limit: number }> } };
+  const failures = rules.answers.authFailures[0]!.limit;
+  for (const r of results) t.ok(r.ok, `${r.scenario} ran${r.error !== undefined ? `: ${r.error}` : ''}`);
+  const war = get('4-svwar-register-ua');
+  t.ok(war.attackerPackets > 0, `svwar attacked (${war.attackerPackets} packets)`);
+  t.same(war.learned.extensions, [], 'the softphone-UA svwar learns no extension');
+  const crack = get('4-svcrack-ua');
+  t.ok(crack.passwordsTried <= failures, `svcrack: ${crack.passwordsTried} guesses reached Kamailio (failure limit ${failures})`);
+  t.notOk(crack.learned.passwordFound, 'svcrack finds no password');
+  t.equal(get('6-relay-probe').reached, 0, 'no INVITE to an international or premium number reached Kamailio');
+});
