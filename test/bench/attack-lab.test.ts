@@ -146,4 +146,11 @@ t.test('signatures off (issue 6): the softphone-UA svwar learns nothing, svcrack
   t.ok(crack.passwordsTried <= failures, `svcrack: ${crack.passwordsTried} guesses reached Kamailio (failure limit ${failures})`);
   t.notOk(crack.learned.passwordFound, 'svcrack finds no password');
   t.equal(get('6-relay-probe').reached, 0, 'no INVITE to an international or premium number reached Kamailio');
+  for (const r of results) {
+    const legit = r.legit;
+    t.ok(legit !== undefined && legit.sipp.successful > 0 && legit.baresip.attempted > 0, `${r.scenario}: phones registered and called meanwhile`);
+    if (legit === undefined) continue;
+    t.equal(legit.baresip.succeeded, legit.baresip.attempted, `${r.scenario}: every baresip registration succeeded (${legit.baresip.succeeded}/${legit.baresip.attempted})`);
+    t.equal(legit.sipp.failed, 0, `${r.scenario}: every sipp register+call cycle succeeded (${legit.sipp.successful}/${legit.sipp.created})`);
+  }
 });
