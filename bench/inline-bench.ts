@@ -38,11 +38,13 @@
 //
 // Run: npm run bench:inline [-- --quick] [-- --help]
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { cleanupSync, deleteNamespace, installCleanupHandlers, reapStale, trackNamespace, trackTmpDir } from './lib/cleanup.js';
+import { Proc } from './lib/proc.js';
 
 // ---------------------------------------------------------------- parameters
 
@@ -202,61 +204,9 @@ function parseParams(argv: string[]): Params {
 
 // ------------------------------------------------------------------ cleanup
 
-const children = new Set<ChildProcess>();
-const namespaces = new Set<string>();
-const tmpDirs = new Set<string>();
-
-function cleanupSync(): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
-  for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 });
-  namespaces.clear();
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-  tmpDirs.clear();
-}
-
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    console.error(`\ninline-bench: ${sig}, cleaning up`);
-    cleanupSync();
-    process.exit(130);
-  });
-}
-process.on('uncaughtException', (e) => {
-  console.error('inline-bench:', e);
-  cleanupSync();
-  process.exit(1);
-});
-
-/** Namespaces of an earlier run of this bench whose process is gone. */
-function reapStale(): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^swb-(\d+)-/.exec(name);
-    if (m === null || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue;
-    } catch {
-      // its bench run is gone
-    }
-    spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  }
-}
+// Processes, namespaces and temp dirs are registered in bench/lib/cleanup.ts
+// and removed on every way out; a run killed with SIGKILL is reaped by the next.
+installCleanupHandlers('inline-bench');
 
 // ------------------------------------------------------------ small helpers
 
@@ -268,113 +218,6 @@ function run(argv: string[], input?: string): string {
 
 function nsRun(ns: string, argv: string[], input?: string): string {
   return run(['ip', 'netns', 'exec', ns, ...argv], input);
-}
-
-/** A child process with its stdout split into lines. */
-class Proc {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
-  #buf = '';
-  #consumed = 0;
-  #waiters: Array<() => void> = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(argv: string[]) {
-    this.child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(this.child);
-    this.child.stdin?.on('error', () => undefined);
-    this.child.stdout?.setEncoding('utf8');
-    this.child.stdout?.on('data', (s: string) => {
-      this.#buf += s;
-      const parts = this.#buf.split('\n');
-      this.#buf = parts.pop() ?? '';
-      this.lines.push(...parts);
-      this.#wake();
-    });
-    this.child.stderr?.setEncoding('utf8');
-    this.child.stderr?.on('data', (s: string) => {
-      if (this.stderr.length < 65536) this.stderr += s;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('close', (code) => {
-        children.delete(this.child);
-        this.#wake();
-        resolve(code);
-      });
-      this.child.on('error', (e) => {
-        this.stderr += String(e);
-        children.delete(this.child);
-        this.#wake();
-        resolve(null);
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null && children.has(this.child);
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
-  async #waitChange(deadline: number): Promise<boolean> {
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, left);
-      this.#waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    return true;
-  }
-
-  /** Waits for a line matching pred (anywhere in the output); null on timeout or exit. */
-  async waitLine(pred: (l: string) => boolean, timeoutMs: number): Promise<string | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit !== undefined) return hit;
-      if (!this.alive) return null;
-      if (!(await this.#waitChange(deadline))) return null;
-    }
-  }
-
-  /** Sends a command line and returns the next JSON line printed after it. */
-  async request(cmd: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    this.#consumed = this.lines.length;
-    this.child.stdin?.write(`${cmd}\n`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      for (; this.#consumed < this.lines.length; this.#consumed++) {
-        const l = this.lines[this.#consumed] as string;
-        if (l.startsWith('{')) {
-          this.#consumed++;
-          return JSON.parse(l) as Record<string, unknown>;
-        }
-      }
-      if (!this.alive) throw new Error(`${cmd}: process exited: ${this.stderr}`);
-      if (!(await this.#waitChange(deadline))) throw new Error(`${cmd}: no answer in ${timeoutMs} ms`);
-    }
-  }
-
-  /** SIGTERM, then SIGKILL after graceMs. */
-  async stop(graceMs = 10_000, sig: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.alive) this.child.kill(sig);
-    const t = setTimeout(() => {
-      if (this.alive) this.child.kill('SIGKILL');
-    }, graceMs);
-    const code = await this.exited;
-    clearTimeout(t);
-    return code;
-  }
 }
 
 // ------------------------------------------------------------- namespaces
@@ -398,14 +241,12 @@ function createPair(): Pair {
   const client = `swb-${process.pid}-${n}-c`;
   const server = `swb-${process.pid}-${n}-s`;
   const destroy = (): void => {
-    for (const ns of [client, server]) {
-      if (namespaces.delete(ns)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 });
-    }
+    for (const ns of [client, server]) deleteNamespace(ns);
   };
   try {
     for (const ns of [client, server]) {
       run(['ip', 'netns', 'add', ns]);
-      namespaces.add(ns);
+      trackNamespace(ns);
       run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
     // Created in the client namespace, the peer moved straight into the
@@ -1110,9 +951,9 @@ async function main(): Promise<void> {
   }
   if (!existsSync(SIPWALL_BIN)) throw new Error(`${SIPWALL_BIN} missing: npm run build`);
   if (!existsSync(join(ROOT, 'build', 'Release', 'sipwall_nfq.node'))) throw new Error('build/Release/sipwall_nfq.node missing: npm run build:native');
-  reapStale();
-  const dir = mkdtempSync(join(tmpdir(), 'swb-'));
-  tmpDirs.add(dir);
+  reapStale('swb');
+  const dir = mkdtempSync(join(tmpdir(), `swb-${process.pid}-`));
+  trackTmpDir(dir);
   const templates = {
     // A real phone's REGISTER (Zoiper), not naming the secret host.
     legit: makeTemplate(dir, 'legit', 'rate-register/register.sip'),

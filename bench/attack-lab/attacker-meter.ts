@@ -5,7 +5,7 @@
 
 import { txPackets } from './proc-stats.js';
 import { readlinkSync, statSync } from 'node:fs';
-import { Proc, sleep } from './proc.js';
+import { Proc, sleep } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 export class AttackerMeter {

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BARESIP, BARESIP_EXTENSION, EXTENSIONS, PBX, SECRET_HOST, SIP_PORT } from './lab-constants.js';
-import { Proc, sleep } from './proc.js';
+import { Proc, sleep } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 /**

@@ -16,7 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ROOT, SECRET_HOST, pinned } from './lab-constants.js';
-import { Proc, sleep } from './proc.js';
+import { Proc, sleep } from '../lib/proc.js';
 import type { Filter } from './filter.js';
 import type { Topology } from './topology.js';
 

@@ -18,7 +18,7 @@ import { createReadStream, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EXTENSIONS, PBX, SECRET_HOST, SIP_PORT, pinned } from './lab-constants.js';
-import { Proc, sleep } from './proc.js';
+import { Proc, sleep } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 const MODULES = ['tm', 'sl', 'rr', 'pv', 'maxfwd', 'usrloc', 'registrar', 'textops', 'siputils', 'xlog', 'auth', 'htable'];

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cleanupSync, installCleanupHandlers, reapStale, trackTmpDir } from './cleanup.js';
+import { cleanupSync, installCleanupHandlers, reapStale, trackTmpDir } from '../lib/cleanup.js';
 import { stockThresholds } from './classic-filter.js';
 import { writeChart } from './chart.js';
 import { EXTENSIONS, NS_PREFIX, SECRET_HOST, SOFTPHONE_UA, SPOOF_SOURCES, WEAK_EXTENSION } from './lab-constants.js';
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const notBuilt = missingBuilds(opts.scenarios.some((s) => s.kind === 'flood'));
   if (notBuilt.length > 0) throw new Error(`not built: ${notBuilt.join(', ')}`);
   installCleanupHandlers('attack-lab');
-  reapStale();
+  reapStale(NS_PREFIX);
 
   const labDir = mkdtempSync(join(tmpdir(), `${NS_PREFIX}-${process.pid}-`));
   if (!opts.keep) trackTmpDir(labDir);

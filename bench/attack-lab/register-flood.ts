@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ATTACKER, PBX, SIP_FLOOD_BIN, SOFTPHONE_UA, SPOOF_BASE, SPOOF_SOURCES, pinned } from './lab-constants.js';
-import { Proc } from './proc.js';
+import { Proc } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 /** A softphone-looking REGISTER for an extension the PBX does not have (so Kamailio logs it for fail2ban). */

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BARESIP_EXTENSION, EXTENSIONS, PBX, SECRET_HOST, SIPP, SIPP_EXTENSION, SIP_PORT } from './lab-constants.js';
-import { Proc } from './proc.js';
+import { Proc } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 const UA = 'Yealink SIP-T46S 66.86.0.15';

@@ -10,7 +10,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ATTACKER, PBX, SOFTPHONE_UA, pinned } from './lab-constants.js';
-import { Proc } from './proc.js';
+import { Proc } from '../lib/proc.js';
 import type { Topology } from './topology.js';
 
 const PACKAGE_DIR = '/usr/share/sipvicious/sipvicious';

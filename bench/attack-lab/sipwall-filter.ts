@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import { SECRET_HOST, SIPWALL_BIN, pinned } from './lab-constants.js';
-import { Proc } from './proc.js';
+import { Proc } from '../lib/proc.js';
 import type { Filter } from './filter.js';
 import type { Topology } from './topology.js';
 

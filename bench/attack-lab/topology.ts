@@ -11,7 +11,7 @@
 // namespace, so no traffic can leave the lab.
 
 import { execFileSync } from 'node:child_process';
-import { deleteNamespace, trackNamespace } from './cleanup.js';
+import { deleteNamespace, trackNamespace } from '../lib/cleanup.js';
 import { ATTACKER, BARESIP, LAN_PREFIX, NS_PREFIX, PBX, SIPP, SPOOF_NET } from './lab-constants.js';
 
 let counter = 0;

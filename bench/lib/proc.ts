@@ -1,4 +1,4 @@
-// A child process of the lab: its own process group (killed as a whole),
+// A child process of a bench (the attack lab, the inline bench): its own process group (killed as a whole),
 // stdout split into lines (or sent straight to a file for the big logs),
 // stderr kept (bounded), waits for a line or an exit, always bounded.
 
@@ -24,6 +24,8 @@ export class Proc {
   #waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
   #lineHook: ((line: string, at: number) => void) | null = null;
+  /** Lines already consumed by request(). */
+  #consumed = 0;
 
   constructor(argv: string[], opts: ProcOptions = {}) {
     let fd: number | null = null;
@@ -94,6 +96,32 @@ export class Proc {
       if (!this.alive) return null;
       const left = deadline - Date.now();
       if (left <= 0) return null;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a command line on stdin and returns the next JSON line printed after it (the C helpers' protocol). */
+  async request(cmd: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    this.#consumed = this.lines.length;
+    this.child.stdin?.write(`${cmd}\n`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (; this.#consumed < this.lines.length; this.#consumed++) {
+        const l = this.lines[this.#consumed] as string;
+        if (l.startsWith('{')) {
+          this.#consumed++;
+          return JSON.parse(l) as Record<string, unknown>;
+        }
+      }
+      if (!this.alive) throw new Error(`${cmd}: process exited: ${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${cmd}: no answer in ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.#waiters.push(() => {

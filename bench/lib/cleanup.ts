@@ -1,4 +1,4 @@
-// Everything the lab starts is registered here and stopped on every way out:
+// Everything a bench (the attack lab, the inline bench) starts is registered here and stopped on every way out:
 // normal end, an exception, SIGINT/SIGTERM/SIGHUP. Processes run in their own
 // process group (spawned detached) and are killed by group, so Kamailio's
 // children and the shells of a tool die with them. Namespaces are deleted
@@ -10,7 +10,6 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NS_PREFIX } from './lab-constants.js';
 
 const children = new Set<ChildProcess>();
 const namespaces = new Set<string>();
@@ -102,11 +101,11 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Namespaces of an earlier run of the lab whose process is gone (killed with
- * SIGKILL, machine reset): their processes are killed and they are deleted,
- * and that run's temp dir removed.
+ * Namespaces of an earlier run whose process is gone (killed with SIGKILL,
+ * machine reset): their processes are killed and they are deleted, and that
+ * run's temp dir removed. Both are named `<prefix>-<pid>-...`.
  */
-export function reapStale(): void {
+export function reapStale(prefix: string): void {
   let names: string[] = [];
   try {
     names = readdirSync('/run/netns');
@@ -114,14 +113,14 @@ export function reapStale(): void {
     return;
   }
   for (const name of names) {
-    const m = new RegExp(`^${NS_PREFIX}-(\\d+)-`).exec(name);
+    const m = new RegExp(`^${prefix}-(\\d+)-`).exec(name);
     if (m === null || Number(m[1]) === process.pid) continue;
     if (alive(Number(m[1]))) continue; // that run is still going
     deleteNamespace(name);
   }
   // Its temp dir (configs, logs), named after its pid too.
   for (const name of readdirSync(tmpdir())) {
-    const m = new RegExp(`^${NS_PREFIX}-(\\d+)-`).exec(name);
+    const m = new RegExp(`^${prefix}-(\\d+)-`).exec(name);
     if (m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
