@@ -323,7 +323,9 @@ export class Engine {
     // Trusted parties are not watched; banned ones are already out.
     if (r.trusted.size > 0 && r.trusted.has(view.buf, view.dstOff, fam)) return;
     if (this.extraTrusted.size > 0 && this.extraTrusted.has(view.buf, view.dstOff, fam)) return;
-    if (this.trust.isTrusted(key, now) || this.bans.active(key, now) !== null) return;
+    // peek, not active(): an answer to a banned party is not a packet from it (BanRecord.hits).
+    const ban = this.bans.peek(key);
+    if (this.trust.isTrusted(key, now) || (ban !== undefined && ban.until > now)) return;
     const buf = view.buf;
     const end = view.payloadOff + view.payloadLen;
     const msg = this.msg;
