@@ -44,6 +44,7 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { cleanupSync, deleteNamespace, installCleanupHandlers, reapStale, trackNamespace, trackTmpDir } from './lib/cleanup.js';
+import { metricSum } from './lib/metric-sum.js';
 import { Proc } from './lib/proc.js';
 
 // ---------------------------------------------------------------- parameters
@@ -553,18 +554,6 @@ async function cConsumer(ctx: Ctx, conntrack: boolean): Promise<Filter> {
   };
 }
 
-function metricValue(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (labels !== '' && !rest.includes(labels)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
 /** Setups (d), (e), (f), ban-sipwall: `sipwall start` in the server namespace. */
 async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true): Promise<Filter & { metrics(): string }> {
   const p = ctx.params;
@@ -611,7 +600,7 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true): 
     handled: async () => {
       const m = metrics();
       // The answers the engine watched came through the queue too: not inbound packets.
-      return metricValue(m, 'sipwall_queue_packets_total') - metricValue(m, 'sipwall_packets_total', 'reason="answer"');
+      return metricSum(m, 'sipwall_queue_packets_total') - metricSum(m, 'sipwall_packets_total', 'reason="answer"');
     },
     beginPhase: async () => undefined,
     endPhase: async () => null,
@@ -628,13 +617,13 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true): 
     extra: async () => {
       const m = metrics();
       return {
-        packetsToJs: metricValue(m, 'sipwall_queue_to_engine_packets_total'),
-        hotHits: metricValue(m, 'sipwall_native_hot_hits_total'),
-        failOpen: metricValue(m, 'sipwall_queue_fail_open_total'),
-        enobufs: metricValue(m, 'sipwall_queue_enobufs_total'),
-        trusts: metricValue(m, 'sipwall_trusts_total'),
-        bans: metricValue(m, 'sipwall_bans_total'),
-        dropped: metricValue(m, 'sipwall_packets_total', 'verdict="drop"'),
+        packetsToJs: metricSum(m, 'sipwall_queue_to_engine_packets_total'),
+        hotHits: metricSum(m, 'sipwall_native_hot_hits_total'),
+        failOpen: metricSum(m, 'sipwall_queue_fail_open_total'),
+        enobufs: metricSum(m, 'sipwall_queue_enobufs_total'),
+        trusts: metricSum(m, 'sipwall_trusts_total'),
+        bans: metricSum(m, 'sipwall_bans_total'),
+        dropped: metricSum(m, 'sipwall_packets_total', 'verdict="drop"'),
       };
     },
   };
@@ -824,8 +813,8 @@ async function runSetup(p: Params, id: SetupId, dir: string, t: { legit: Templat
         const sw = await sipwall(ctx, id === 'f');
         filter = sw;
         // Each source names the secret host once: trusted from then on.
-        res.primeSeconds = await prime(ctx, t.trust, () => metricValue(sw.metrics(), 'sipwall_trusts_total') >= p.sources);
-        res.primed = metricValue(sw.metrics(), 'sipwall_trusts_total');
+        res.primeSeconds = await prime(ctx, t.trust, () => metricSum(sw.metrics(), 'sipwall_trusts_total') >= p.sources);
+        res.primed = metricSum(sw.metrics(), 'sipwall_trusts_total');
         break;
       }
       case 'ban-sipwall': {

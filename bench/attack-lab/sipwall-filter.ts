@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import { SECRET_HOST, SIPWALL_BIN, pinned } from './lab-constants.js';
+import { metricSum } from '../lib/metric-sum.js';
 import { Proc } from '../lib/proc.js';
 import type { Filter } from './filter.js';
 import type { Topology } from './topology.js';
@@ -28,18 +29,6 @@ export function sipwallConfig(dir: string, signatures = true): string {
     'metrics: {listen: "127.0.0.1:9467"}',
     '',
   ].join('\n');
-}
-
-function metricSum(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (labels !== '' && !rest.includes(labels)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 /** Packet count of the first iptables-save -c rule of `table` containing every part. */

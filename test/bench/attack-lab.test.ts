@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { parseTable } from '../../bench/attack-lab/sipvicious.js';
 import { RegistrationTracker } from '../../bench/attack-lab/baresip-phone.js';
@@ -31,6 +31,21 @@ const skip = !root ? 'needs root (network namespaces, iptables, NFQUEUE)' : miss
 
 // The quick run takes about a minute; tap's per-file default is shorter.
 t.setTimeout(300_000);
+
+/** Runs the lab with `args` (no chart, results in a temp file) and returns its results; null (after a failed assertion) when it did not write them. */
+function runLab(t: Test, args: string[]): RunResult[] | null {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-attack-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'attack.json');
+  const run = spawnSync(process.execPath, [LAB, ...args, '--no-chart', '--out', out], { encoding: 'utf8', timeout: 240_000, killSignal: 'SIGTERM' });
+  t.equal(run.status, 0, `the lab ran every scenario (stderr: ${run.stderr.slice(-2000)})`);
+  try {
+    return (JSON.parse(readFileSync(out, 'utf8')) as { results: RunResult[] }).results;
+  } catch (e) {
+    t.fail(`no results file: ${(e as Error).message}; stdout: ${run.stdout.slice(-2000)}`);
+    return null;
+  }
+}
 
 t.test('bad usage: unknown flags are errors, --help prints the usage', async (t) => {
   const bad = spawnSync(process.execPath, [LAB, '--no-such-flag'], { encoding: 'utf8', timeout: 20_000 });
@@ -68,18 +83,8 @@ t.test('quick lab: sipwall stops svmap, svwar and svcrack; the unfiltered PBX le
     t.fail(`CI must install the lab's packages (scripts/setup-debian.sh --test); missing: ${missing.join(', ')}`);
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'sipwall-attack-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const out = join(dir, 'attack.json');
-  const run = spawnSync(process.execPath, [LAB, '--quick', '--no-chart', '--out', out], { encoding: 'utf8', timeout: 240_000, killSignal: 'SIGTERM' });
-  t.equal(run.status, 0, `the lab ran every scenario (stderr: ${run.stderr.slice(-2000)})`);
-  let results: RunResult[] = [];
-  try {
-    results = (JSON.parse(readFileSync(out, 'utf8')) as { results: RunResult[] }).results;
-  } catch (e) {
-    t.fail(`no results file: ${(e as Error).message}; stdout: ${run.stdout.slice(-2000)}`);
-    return;
-  }
+  const results = runLab(t, ['--quick']);
+  if (results === null) return;
   const get = (scenario: string, setup: string): RunResult => {
     const r = results.find((x) => x.scenario === scenario && x.setup === setup);
     if (r === undefined) throw new Error(`no result for ${scenario}/${setup}`);
@@ -121,16 +126,8 @@ t.test('signatures off (issue 6): the softphone-UA svwar learns nothing, svcrack
     t.fail(`CI must install the lab's packages (scripts/setup-debian.sh --test); missing: ${missing.join(', ')}`);
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'sipwall-attack-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const out = join(dir, 'attack.json');
-  const run = spawnSync(
-    process.execPath,
-    [LAB, '--scenarios', '4-svwar-register-ua,4-svcrack-ua,6-relay-probe', '--setups', 'sipwall-behaviour', '--tool-cap', '20', '--no-chart', '--out', out],
-    { encoding: 'utf8', timeout: 240_000, killSignal: 'SIGTERM' },
-  );
-  t.equal(run.status, 0, `the lab ran (stderr: ${run.stderr.slice(-2000)})`);
-  const results = (JSON.parse(readFileSync(out, 'utf8')) as { results: RunResult[] }).results;
+  const results = runLab(t, ['--scenarios', '4-svwar-register-ua,4-svcrack-ua,6-relay-probe', '--setups', 'sipwall-behaviour', '--tool-cap', '20']);
+  if (results === null) return;
   const get = (scenario: string): RunResult => {
     const r = results.find((x) => x.scenario === scenario && x.setup === 'sipwall-behaviour');
     if (r === undefined) throw new Error(`no result for ${scenario}`);
