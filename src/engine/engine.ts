@@ -333,6 +333,11 @@ export class Engine {
     // A TCP segment is read only if it starts with a message: answers are
     // short and sent in one segment; one cut across two is not counted.
     let off = view.payloadOff;
+    // Most of what a PBX sends counts for nothing here: provisional answers
+    // (100 Trying, 180 Ringing) and its own requests other than BYE and
+    // CANCEL (qualify OPTIONS, NOTIFY, INVITEs to phones). Their first
+    // bytes tell, before any parsing.
+    if (!stream && Engine.ignorableFromPbx(buf, off, end)) return;
     while (off < end && !d.ban) {
       const st = parseSip(buf, off, end, msg, stream);
       if (st !== PARSE_OK || msg.end <= off) return;
@@ -350,6 +355,20 @@ export class Engine {
       }
       if (msg.kind === KIND_RESPONSE) this.answer(msg, key, now, d);
     }
+  }
+
+  /** A datagram from the PBX that no answer rule reads: "SIP/2.0 1xx", or a request that is not BYE or CANCEL. */
+  private static ignorableFromPbx(buf: Buffer, s: number, e: number): boolean {
+    if (e - s < 12) return false;
+    const c0 = buf[s]!;
+    if (c0 === 0x53 /* S */ && buf[s + 1] === 0x49 && buf[s + 2] === 0x50 && buf[s + 3] === 0x2f) {
+      return buf[s + 7] === 0x20 && buf[s + 8] === 0x31; // "SIP/2.0 1"
+    }
+    // A request: its method token (case-sensitive, RFC 3261 §7.1) must be BYE or CANCEL to matter.
+    const bye = c0 === 0x42 && buf[s + 1] === 0x59 && buf[s + 2] === 0x45 && buf[s + 3] === 0x20;
+    const cancel = c0 === 0x43 && buf[s + 1] === 0x41 && buf[s + 2] === 0x4e && buf[s + 3] === 0x43 && buf[s + 4] === 0x45 && buf[s + 5] === 0x4c && buf[s + 6] === 0x20;
+    // Anything else starting with an upper-case letter is another method; CRLF keep-alives and junk fall to the parser.
+    return !bye && !cancel && c0 >= 0x41 && c0 <= 0x5a;
   }
 
   private answer(msg: SipMessage, key: SourceKey, now: number, d: Decision): void {

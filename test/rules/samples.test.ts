@@ -131,6 +131,22 @@ t.test('call-limit sample: the next call beyond maxConcurrentCalls is dropped (n
   t.equal(j.udp('198.51.100.7', bye, 1300).verdict, VERDICT_ACCEPT, 'BYE of the first call');
   t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1400).verdict, VERDICT_ACCEPT, 'then a new call fits');
   t.equal(j.udp('198.51.100.8', variant(msg, 99, { callId: true }), 1500).verdict, VERDICT_ACCEPT, 'the limit is per source');
+  // The PBX hangs up one of them: its BYE, leaving the PBX, ends the call too.
+  t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1600).ruleId, 'call-limit', 'full again');
+  const pbxBye = bye.replace(/Call-ID: r0-/, 'Call-ID: r1-');
+  t.equal(j.answer('198.51.100.7', pbxBye, 1700).verdict, VERDICT_ACCEPT, 'the PBX\'s BYE is watched and leaves');
+  t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1800).verdict, VERDICT_ACCEPT, 'then a new call fits');
+});
+
+t.test('what the PBX sends that no rule reads is let through unparsed', async (t) => {
+  const j = new Judge(engineFor(configWith()));
+  for (const text of ['SIP/2.0 100 Trying\r\nCall-ID: x\r\n\r\n', 'SIP/2.0 180 Ringing\r\nCall-ID: x\r\n\r\n', 'OPTIONS sip:100@198.51.100.7 SIP/2.0\r\nCall-ID: q\r\nCSeq: 1 OPTIONS\r\n\r\n', 'NOTIFY sip:100@198.51.100.7 SIP/2.0\r\nCall-ID: q\r\nCSeq: 2 NOTIFY\r\n\r\n']) {
+    const d = j.answer('198.51.100.7', text, 1000);
+    t.equal(d.verdict, VERDICT_ACCEPT, text.split('\r\n')[0]!);
+    t.equal(d.messages, 0, `${text.split('\r\n')[0]!}: not parsed`);
+  }
+  const d = j.answer('198.51.100.7', samples('unknown-users')[1]!.data, 1000);
+  t.equal(d.messages, 1, 'a final answer is parsed');
 });
 
 t.test('distinct-users sample: limit users pass, the next is dropped and bans', async (t) => {
