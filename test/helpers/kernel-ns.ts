@@ -8,7 +8,7 @@
 // died without its teardown are reaped at the next start (their pid is gone).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { reapStale } from '../../bench/lib/cleanup.js';
 import { CommandRunner } from '../../src/kernel/command-runner.js';
 
 export interface Teardown {
@@ -27,30 +27,11 @@ export const CONTROL_PORT = 6000;
 let counter = 0;
 let reaped = false;
 
-function reapStale(): void {
+/** Namespaces of an earlier test run that died (kill -9, a crash) are removed, once per process. */
+function reapStaleOnce(): void {
   if (reaped) return;
   reaped = true;
-  let names: string[] = [];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^swk-(\d+)-/.exec(name);
-    if (m === null) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // its test run is alive
-    } catch {
-      // gone: delete its namespace below
-    }
-    try {
-      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-    } catch {
-      // raced with another reaper
-    }
-  }
+  reapStale('swk');
 }
 
 export class Ns {
@@ -126,7 +107,7 @@ export class Ns {
 
 /** A fresh namespace with loopback up, deleted on teardown. */
 export function createNs(t: Teardown, tag: string): Ns {
-  reapStale();
+  reapStaleOnce();
   const name = `swk-${process.pid}-${counter++}-${tag}`;
   execFileSync('ip', ['netns', 'add', name]);
   const ns = new Ns(name);
