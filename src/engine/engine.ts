@@ -100,11 +100,14 @@ export class Behaviour {
   constructor(rules: CompiledRules, prev?: Behaviour) {
     const a = rules.answers;
     this.pending = prev !== undefined && prev.pending.max === a.maxPending ? prev.pending : new PendingTable(a.maxPending, PENDING_MS);
-    this.answers =
-      prev !== undefined && prev.answers.limits.length === a.windows.length
-        ? prev.answers
-        : new RateTable(Math.min(rules.maxTrackedSources, 1 << 18), a.windows.map((w) => ({ ...w })));
-    this.answers.limits.splice(0, this.answers.limits.length, ...a.windows.map((w) => ({ ...w })));
+    const windows = a.windows.map((w) => ({ ...w }));
+    if (prev !== undefined && prev.answers.limits.length === windows.length) {
+      // Same windows: counters carry over, limits take their new values (as setRules does for rateLimits).
+      this.answers = prev.answers;
+      this.answers.limits.splice(0, windows.length, ...windows);
+    } else {
+      this.answers = new RateTable(Math.min(rules.maxTrackedSources, 1 << 18), windows);
+    }
     const perUsers = rules.distinctUsers.limit + 1;
     this.users = prev !== undefined && prev.users.perSource === perUsers ? prev.users : new SourceSets(SETS_MAX_SOURCES, perUsers);
     const perCalls = Math.max(1, rules.toll.maxConcurrentCalls + 1);
@@ -252,9 +255,11 @@ export class Engine {
     // Beyond signatures (rules/README.md: answers, distinctUsers, tollFraud).
     const b = this.behaviour;
     let user = 0;
-    const call = msg.callIdStart >= 0 ? hashBytes(buf, msg.callIdStart, msg.callIdEnd) : 0;
+    // The Call-ID's hash names the call (call limit) and the transaction (answers): only computed for them.
+    const callLimit = r.toll.enabled && r.toll.maxConcurrentCalls > 0;
+    const call = (callLimit || r.answers.watch) && msg.callIdStart >= 0 ? hashBytes(buf, msg.callIdStart, msg.callIdEnd) : 0;
     if (msg.method === M_CANCEL || msg.method === M_BYE) {
-      if (msg.callIdStart >= 0) b.calls.remove(key, call, now);
+      if (callLimit && msg.callIdStart >= 0) b.calls.remove(key, call, now);
     } else if (msg.method === M_INVITE && r.toll.enabled) {
       // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
       if (msg.ruriUserStart >= 0) {
@@ -262,7 +267,7 @@ export class Engine {
         if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
       }
       // A call starts with an INVITE outside a dialog (no To tag, RFC 3261 §12.1); re-INVITEs are not new calls.
-      if (r.toll.maxConcurrentCalls > 0 && msg.callIdStart >= 0 && !this.inDialog(msg)) {
+      if (callLimit && msg.callIdStart >= 0 && !this.inDialog(msg)) {
         if (!b.calls.admit(key, call, now, now + r.toll.callMs, r.toll.maxConcurrentCalls)) {
           return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
         }
