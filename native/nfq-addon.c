@@ -49,7 +49,7 @@ struct nfq_inst {
  * handle is refused instead of unwrapped. */
 static const napi_type_tag NFQ_HANDLE_TAG = {0x7369707761llu, 0x6c6c6e66712d31llu};
 
-#define NFQ_OPEN_ARGC 9
+#define NFQ_OPEN_ARGC 10
 
 static napi_value throw_napi_failure(napi_env env, const char *what)
 {
@@ -328,7 +328,7 @@ static napi_value set_prop(napi_env env, napi_value obj, const char *name, napi_
 }
 
 /* open(queueNum, maxLen, copyRange, flags, rcvBufBytes, batchSize, trustMark,
- *      hotMaxEntries, onBatch(count)) -> handle
+ *      watchMark, hotMaxEntries, onBatch(count)) -> handle
  * handle carries: data (Buffer), desc (Int32Array), verdicts (Uint8Array),
  * conntrack (boolean), rcvBufBytes (number, as the kernel reports it). */
 static napi_value js_open(napi_env env, napi_callback_info info)
@@ -340,7 +340,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 
 	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < NFQ_OPEN_ARGC) {
-		napi_throw_type_error(env, "NFQ_ARG", "open() takes 9 arguments");
+		napi_throw_type_error(env, "NFQ_ARG", "open() takes 10 arguments");
 		return NULL;
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -353,10 +353,15 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	    !arg_u32(env, argv[4], "rcvBufBytes", 4096, 2147483647.0, &cfg.rcvbuf_bytes) ||
 	    !arg_u32(env, argv[5], "batchSize", 1, NFQ_MAX_BATCH, &cfg.batch) ||
 	    !arg_u32(env, argv[6], "trustMark", 1, 4294967295.0, &cfg.trust_mark) ||
-	    !arg_u32(env, argv[7], "hotMaxEntries", 1, HOT_TABLE_MAX_ENTRIES, &cfg.hot_max_entries))
+	    !arg_u32(env, argv[7], "watchMark", 0, 4294967295.0, &cfg.watch_mark) ||
+	    !arg_u32(env, argv[8], "hotMaxEntries", 1, HOT_TABLE_MAX_ENTRIES, &cfg.hot_max_entries))
 		return NULL;
+	if ((cfg.watch_mark & cfg.trust_mark) != 0) {
+		napi_throw_range_error(env, "NFQ_ARG", "watchMark shares bits with trustMark");
+		return NULL;
+	}
 	napi_valuetype cbt;
-	NAPI_CALL(env, napi_typeof(env, argv[8], &cbt));
+	NAPI_CALL(env, napi_typeof(env, argv[9], &cbt));
 	if (cbt != napi_function) {
 		napi_throw_type_error(env, "NFQ_ARG", "onBatch must be a function");
 		return NULL;
@@ -419,7 +424,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	const char *failed = NULL;
 	napi_value resname, flag, rcvbuf;
 	if (napi_create_reference(env, handle, 1, &q->self_ref) != napi_ok ||
-	    napi_create_reference(env, argv[8], 1, &q->cb_ref) != napi_ok ||
+	    napi_create_reference(env, argv[9], 1, &q->cb_ref) != napi_ok ||
 	    napi_create_reference(env, data, 1, &q->data_ref) != napi_ok ||
 	    napi_create_reference(env, desc, 1, &q->desc_ref) != napi_ok ||
 	    napi_create_reference(env, verdicts, 1, &q->verdicts_ref) != napi_ok)

@@ -115,7 +115,11 @@ static void put_verdict(struct nfq_core *c, int type, uint32_t id, uint8_t v, ui
 		nfq_nlmsg_put(mnl_nlmsg_batch_current(c->txb), type, c->cfg.queue_num);
 
 	nfq_nlmsg_verdict_put(nlh, (int)id, v == NFQ_VERDICT_DROP ? NF_DROP : NF_ACCEPT);
-	if (v == NFQ_VERDICT_TRUST) {
+	if (v == NFQ_VERDICT_WATCH) {
+		/* Our bit ORed into the packet's own mark; the security table's
+		 * CONNMARK rule carries it to the connection (render-rules.ts). */
+		nfq_nlmsg_verdict_put_mark(nlh, mark | c->cfg.watch_mark);
+	} else if (v == NFQ_VERDICT_TRUST) {
 		/* Only the trustMark bits are set, in the packet mark and in the
 		 * connmark: the admin may keep other bits in either. The packet
 		 * mark is set in both modes, so one kernel rule
@@ -355,7 +359,10 @@ void nfq_core_finish(struct nfq_core *c)
 		struct nfq_rec *r = &c->recs[i];
 		if (r->js_index != NFQ_REC_C) {
 			uint8_t v = c->verdicts[r->js_index];
-			if (v > NFQ_VERDICT_TRUST) {
+			if (v == NFQ_VERDICT_WATCH && c->cfg.watch_mark == 0) {
+				/* Nothing to mark: a plain accept, which batches. */
+				v = NFQ_VERDICT_ACCEPT;
+			} else if (v > NFQ_VERDICT_WATCH) {
 				/* The callback threw, returned early or wrote
 				 * nonsense: fail open rather than hold the packet. */
 				v = NFQ_VERDICT_ACCEPT;
@@ -379,7 +386,9 @@ void nfq_core_finish(struct nfq_core *c)
 		uint32_t j = i;
 		while (j + 1 < n && c->recs[j + 1].verdict == v)
 			j++;
-		bool batchable = v != NFQ_VERDICT_TRUST && !(c->unknown_id && v != NFQ_VERDICT_ACCEPT);
+		/* Marking verdicts are single: a range verdict carries no mark. */
+		bool batchable = v != NFQ_VERDICT_TRUST && v != NFQ_VERDICT_WATCH &&
+				 !(c->unknown_id && v != NFQ_VERDICT_ACCEPT);
 		if (j > i && batchable) {
 			put_verdict(c, NFQNL_MSG_VERDICT_BATCH, c->recs[j].id, v, 0);
 		} else {

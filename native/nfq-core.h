@@ -26,6 +26,7 @@ struct nfq_config {
 	uint32_t rcvbuf_bytes;
 	uint32_t batch;
 	uint32_t trust_mark;
+	uint32_t watch_mark; /* 0: NFQ_VERDICT_WATCH is a plain accept */
 	uint32_t hot_max_entries;
 };
 

@@ -7,7 +7,7 @@
 #ifndef SIPWALL_NFQ_LAYOUT_H
 #define SIPWALL_NFQ_LAYOUT_H
 
-#define NFQ_ABI_VERSION 1
+#define NFQ_ABI_VERSION 2
 
 /* Verdicts JavaScript writes into the shared Uint8Array, one per packet. */
 enum nfq_verdict {
@@ -15,6 +15,9 @@ enum nfq_verdict {
 	NFQ_VERDICT_DROP = 1,
 	/* Accept and mark the flow trusted (connmark / packet mark = trustMark). */
 	NFQ_VERDICT_TRUST = 2,
+	/* Accept and set watchMark in the packet mark: a kernel rule copies it
+	 * to the connection, whose answers the kernel then queues. */
+	NFQ_VERDICT_WATCH = 3,
 	/* Pre-filled before each call: still there afterwards means "no answer",
 	 * which fails open (accept) and is counted. */
 	NFQ_VERDICT_UNSET = 255,

@@ -17,6 +17,11 @@ export function kernelOptions(cfg: Config): KernelOptions {
       trustSkipQueue: i.trustSkipQueue,
       // Read at start: a reload that turns it on or off changes the engine, not the kernel rules.
       watchAnswers: cfg.answers.watch,
+      watchMark: i.watchMark,
+      // The kernel prefilter never queues a 401/407 to a request without
+      // credentials: a PBX flavour that says "unknown user" with one of them
+      // needs every answer read.
+      answerPrefilter: !cfg.answers.unknownUserStatus.some((s) => s === 401 || s === 407),
       banScope: i.banScope,
       ipv6: i.ipv6,
       setMaxElem: i.banSetMaxElem,
@@ -35,6 +40,8 @@ export function queueOptions(cfg: Config): Partial<QueueOptions> {
     rcvBufBytes: i.socketBufferBytes,
     batchSize: i.batchSize,
     trustMark: i.trustMark,
+    // 0: the engine asks for no watched flows when answers are not watched.
+    watchMark: cfg.answers.watch ? i.watchMark : 0,
     hotMaxEntries: i.hotMaxEntries,
   };
 }

@@ -99,7 +99,13 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   const metrics = await startInlineMetrics(loaded.config.metrics, { engine, loop, queue: () => queue, queueNum: kopts.queueNum });
   try {
     queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
-    await installRules(kopts);
+    const installed = await installRules(kopts);
+    for (const f of installed.prefilterFallback) {
+      log.warn('answer-prefilter', {
+        message: `IPv${f.family}: the kernel refused the answer prefilter (xt_u32 missing?), so every UDP packet the PBX sends is queued and read: more CPU, nothing missed`,
+        error: f.error,
+      });
+    }
   } catch (e) {
     queue?.close();
     await metrics?.close();

@@ -42,7 +42,7 @@ import { RateTable } from './rate-table.js';
 import { sourceKey, type SourceKey } from './source-key.js';
 import { TcpFlows } from './tcp-flows.js';
 import { TrustTable } from './trust-table.js';
-import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from './verdicts.js';
+import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP, VERDICT_RANK } from './verdicts.js';
 
 // Scratch range filled by fieldRange(): module-level so matching allocates nothing.
 let fs = -1;
@@ -288,7 +288,11 @@ export class Engine {
     if (this.rates.hit(slot, RL_ALL, now)) return this.dropAndBan(d, key, now, R_RATE_ALL, 'all');
     if (r.strict) return this.merge(d, VERDICT_DROP, R_STRICT, '');
     if (r.answers.watch && msg.callIdStart >= 0) {
-      b.pending.put(Engine.transaction(msg, call), key, now, msg.hasCredentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
+      const credentials = msg.hasCredentials;
+      b.pending.put(Engine.transaction(msg, call), key, now, credentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
+      // Its answers must be read, not only the 403/404 kind the kernel queues for everyone:
+      // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's final answer ends the call.
+      if (credentials || msg.method === M_INVITE) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
     }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
   }
@@ -442,8 +446,8 @@ export class Engine {
   }
 
   private merge(d: Decision, verdict: number, reason: number, ruleId: string): void {
-    if (d.verdict === VERDICT_DROP && d.messages > 1) return;
-    if (verdict === VERDICT_ACCEPT && d.verdict === VERDICT_ACCEPT_TRUST && d.messages > 1) return;
+    // A later message of the same packet never weakens the verdict (VERDICT_RANK); a second drop keeps the first's reason.
+    if (d.messages > 1 && (d.verdict === VERDICT_DROP || VERDICT_RANK[verdict]! < VERDICT_RANK[d.verdict]!)) return;
     d.verdict = verdict;
     d.reason = reason;
     d.ruleId = ruleId;

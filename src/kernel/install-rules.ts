@@ -32,6 +32,12 @@ export interface InstallReport {
   setsKept: string[];
   /** Existing sets rebuilt with new parameters (maxelem changed); bans copied over. */
   setsRebuilt: string[];
+  /**
+   * Families whose answers could not be prefiltered in the kernel (xt_u32
+   * refused: see render-rules.ts, "Which answers are queued"): every UDP
+   * packet the PBX sends is queued there instead. Empty when all is well.
+   */
+  prefilterFallback: Array<{ family: Family; error: string }>;
 }
 
 export interface RemoveReport {
@@ -140,6 +146,25 @@ async function destroyUnreferenced(runner: CommandRunner, names: Iterable<string
   return [destroyed, pending.map((s) => s.name)];
 }
 
+/**
+ * One family's restore. The answer prefilter needs xt_u32, which a kernel may
+ * lack ("Extension u32 revision 0 not supported, missing kernel module?").
+ * A failed restore changed nothing (one transaction per table section, and
+ * iptables-restore aborts at the first failure before committing), so the
+ * same script without the prefilter is tried once: the answers are then all
+ * queued, which costs CPU but misses nothing. If that fails too, its error
+ * is the real one.
+ */
+async function restoreFamily(runner: CommandRunner, opts: KernelOptions, family: Family, f: FamilyInstall, report: InstallReport): Promise<void> {
+  const argv = [RESTORE[family], ...RESTORE_ARGS];
+  const first = await runner.run(argv, { input: renderFamily(opts, family, jumpCounts(f)) });
+  if (first.code === 0) return;
+  const error = (first.stderr.trim() || first.stdout.trim() || `exit status ${first.code}`).replace(/\s+/g, ' ');
+  if (!(opts.watchAnswers && opts.answerPrefilter)) throw new KernelError(`${argv.join(' ')} failed: ${error}`);
+  await runner.check(argv, { input: renderFamily({ ...opts, answerPrefilter: false }, family, jumpCounts(f)) });
+  report.prefilterFallback.push({ family, error });
+}
+
 function refuseForeign(state: InstalledState): void {
   const refs = [...state.v4.foreignRefs, ...(state.v6?.foreignRefs ?? []).map((r) => `ip6 ${r}`)];
   if (refs.length > 0) {
@@ -172,6 +197,7 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
     setsCreated: [],
     setsKept: [],
     setsRebuilt: [],
+    prefilterFallback: [],
   };
   const wanted: Array<[string, Family]> = [[opts.set4, 4]];
   if (opts.ipv6) wanted.push([opts.set6, 6]);
@@ -193,15 +219,9 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
       const done = await ensureSet(runner, name, family, opts.setMaxElem, state.sets.find((s) => s.name === name));
       (done === 'created' ? report.setsCreated : done === 'kept' ? report.setsKept : report.setsRebuilt).push(name);
     }
-    const v4 = state.v4;
-    await runner.check([RESTORE[4], ...RESTORE_ARGS], {
-      input: renderFamily(opts, 4, jumpCounts(v4)),
-    });
+    await restoreFamily(runner, opts, 4, state.v4, report);
     if (opts.ipv6) {
-      const v6 = state.v6 as FamilyInstall;
-      await runner.check([RESTORE[6], ...RESTORE_ARGS], {
-        input: renderFamily(opts, 6, jumpCounts(v6)),
-      });
+      await restoreFamily(runner, opts, 6, state.v6 as FamilyInstall, report);
     } else {
       // ipv6 turned off since the last run: its rules must not linger.
       const script = renderRemoval(state.v6);

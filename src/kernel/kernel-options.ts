@@ -28,6 +28,18 @@ export interface KernelOptions {
   trustSkipQueue: boolean;
   /** Also queue what the PBX sends from the SIP ports (its answers), to watch them. */
   watchAnswers: boolean;
+  /**
+   * Conntrack mark bits the engine sets on flows whose answers it must read
+   * (a request with credentials, an INVITE): see render-rules.ts, "Answers".
+   * Disjoint from trustMark.
+   */
+  watchMark: number;
+  /**
+   * Let the kernel pick the answers worth reading (xt_u32 on the status
+   * line, and watchMark) instead of queuing everything the PBX sends over
+   * UDP. Turned off by installRules when the kernel lacks xt_u32.
+   */
+  answerPrefilter: boolean;
   /** What a ban drops: only the SIP ports (default), or everything from the source. */
   banScope: BanScope;
   /** Also install ip6tables rules and the IPv6 ban set. */
@@ -69,6 +81,10 @@ export const DEFAULT_KERNEL_OPTIONS: Readonly<KernelOptions> = Object.freeze({
   trustMark: 0x5157,
   trustSkipQueue: true,
   watchAnswers: true,
+  // One bit, well away from trustMark and from the low bits routing setups
+  // use (fwmark 1, 2...); kube-proxy uses 0x4000/0x8000, Calico 0xffff0000.
+  watchMark: 0x200000,
+  answerPrefilter: true,
   banScope: 'sip-ports',
   ipv6: true,
   setMaxElem: 131072,
@@ -80,6 +96,10 @@ const KEYS = Object.keys(DEFAULT_KERNEL_OPTIONS) as Array<keyof KernelOptions>;
 
 /** What validateKernelOptions accepts: ports may also be "5060-5082", "5060:5082" or one port number. */
 export type KernelOptionsInput = Partial<Omit<KernelOptions, 'ports'>> & { ports?: PortRange | string | number };
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
 
 function isInt(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -133,9 +153,14 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
   const trustMark = get('trustMark');
   // Non-zero: the rule matches mark/mark, and x/0 would match every flow.
   if (!isInt(trustMark, 1, 0xffffffff)) failer('trustMark')('must be a non-zero 32-bit integer');
+  const watchMark = get('watchMark');
+  if (!isInt(watchMark, 1, 0xffffffff)) failer('watchMark')('must be a non-zero 32-bit integer');
+  // Overlapping bits would make every watched flow look trusted (mark/mark), or the reverse.
+  const [wm, tm] = [watchMark as number, trustMark as number];
+  if ((wm & tm) !== 0) failer('watchMark')(`shares bits with trustMark (${hex(wm)} & ${hex(tm)}): pick disjoint bits`);
   const setMaxElem = get('setMaxElem');
   if (!isInt(setMaxElem, 1, 0xffffffff)) failer('setMaxElem')('must be an integer from 1 to 4294967295');
-  const bools: Array<'failOpen' | 'trustSkipQueue' | 'watchAnswers' | 'ipv6'> = ['failOpen', 'trustSkipQueue', 'watchAnswers', 'ipv6'];
+  const bools: Array<'failOpen' | 'trustSkipQueue' | 'watchAnswers' | 'answerPrefilter' | 'ipv6'> = ['failOpen', 'trustSkipQueue', 'watchAnswers', 'answerPrefilter', 'ipv6'];
   for (const k of bools) if (typeof get(k) !== 'boolean') failer(k)('must be true or false');
   const banScope = get('banScope');
   if (banScope !== 'sip-ports' && banScope !== 'all') failer('banScope')('must be "sip-ports" or "all"');
@@ -155,6 +180,8 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
     trustMark: trustMark as number,
     trustSkipQueue: get('trustSkipQueue') as boolean,
     watchAnswers: get('watchAnswers') as boolean,
+    watchMark: watchMark as number,
+    answerPrefilter: get('answerPrefilter') as boolean,
     banScope: banScope as BanScope,
     ipv6: get('ipv6') as boolean,
     setMaxElem: setMaxElem as number,

@@ -51,6 +51,26 @@
 // The chain and its jump exist either way (empty without watchAnswers), so
 // install and removal handle one shape.
 //
+// Which answers are queued (answerPrefilter). Most of what a PBX sends over
+// UDP says nothing about an attacker: 1xx, the 401/407 challenge to a
+// request without credentials (the first answer every phone gets), 2xx to
+// requests without credentials. Queuing them would cost a netlink round
+// trip each. So the kernel reads the first bytes of the datagram with
+// xt_u32 and queues only:
+//   - any packet of a connection carrying watchMark: the engine's verdict
+//     (VERDICT_ACCEPT_WATCH) sets it on a request whose answer it must read,
+//     one with credentials (401/407/403 are failures, 2xx a success) or an
+//     INVITE (its final answer ends the call, for the call limit), and the
+//     security chain copies it to the connection like the trust mark;
+//   - final answers 300-699 other than 401 and 407 (403, 404, 484... reveal
+//     a failure or an unknown user whoever asked);
+//   - the PBX's BYE and CANCEL (they end calls).
+// The status line is at a fixed place (RFC 3261 §7.2: "SIP/2.0 " then the
+// code), right after the UDP header: IHL*4+8 for IPv4 (u32's "@" follows
+// the header length), 48 for IPv6 without extension headers (the PBX's own
+// SIP never carries one; with one the datagram is simply not queued). TCP
+// answers are all queued: a segment need not start with a message.
+//
 // Ports use -m udp/-m tcp --dport FROM:TO rather than multiport: one range
 // needs nothing more, iptables-nft turns it into a native nft payload match,
 // and iptables-save prints it back exactly as written.
@@ -83,6 +103,17 @@ export const BAN_JUMP = `-j ${BAN_CHAIN}`;
 export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
 export const MARK_JUMP = `-j ${MARK_CHAIN}`;
 export const OUT_JUMP = `-j ${OUT_CHAIN}`;
+
+// xt_u32 values (32-bit big-endian reads of the datagram's first bytes).
+/** "SIP/": a response's status line (RFC 3261 §7.2). */
+const U32_SIP = '0x5349502F';
+/**
+ * Bytes 8-10 of the payload, the status code's three digits ("404" is
+ * 0x343034): 300-699 except 401 and 407, the challenges.
+ */
+const U32_FINAL_NOT_CHALLENGE = '0x333030:0x343030,0x343032:0x343036,0x343038:0x363939';
+/** "BYE " or "CANC": a BYE or CANCEL request from the PBX (methods are case-sensitive, §7.1). */
+const U32_BYE_CANCEL = '0x42594520,0x43414E43';
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
@@ -128,18 +159,32 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
       lines.push(`-A ${OUT_CHAIN} -m connmark --mark ${hex(opts.trustMark)}/${hex(opts.trustMark)} -j RETURN`);
     }
     const sports = `--sport ${opts.ports.from}:${opts.ports.to}`;
-    for (const proto of ['udp', 'tcp']) {
-      // Always --queue-bypass, whatever failOpen says: watching is observe
-      // only, and with nobody bound the PBX's answers and its own requests
-      // (to trunks, to phones) must still leave.
-      lines.push(`-A ${OUT_CHAIN} -p ${proto} -m ${proto} ${sports} -j NFQUEUE --queue-num ${opts.queueNum} --queue-bypass`);
+    // Always --queue-bypass, whatever failOpen says: watching is observe
+    // only, and with nobody bound the PBX's answers and its own requests
+    // (to trunks, to phones) must still leave.
+    const queue = `-j NFQUEUE --queue-num ${opts.queueNum} --queue-bypass`;
+    const udp = `-A ${OUT_CHAIN} -p udp -m udp ${sports}`;
+    if (opts.answerPrefilter) {
+      const at = family === 4 ? (n: number) => `0>>22&0x3C@${n}` : (n: number) => String(40 + n);
+      lines.push(
+        `${udp} -m connmark --mark ${hex(opts.watchMark)}/${hex(opts.watchMark)} ${queue}`,
+        `${udp} -m u32 --u32 "${at(8)}=${U32_SIP} && ${at(16)}>>8=${U32_FINAL_NOT_CHALLENGE}" ${queue}`,
+        `${udp} -m u32 --u32 "${at(8)}=${U32_BYE_CANCEL}" ${queue}`,
+      );
+    } else {
+      lines.push(`${udp} ${queue}`);
     }
+    lines.push(`-A ${OUT_CHAIN} -p tcp -m tcp ${sports} ${queue}`);
   }
   lines.push(...jumpLines('OUTPUT', OUT_JUMP, jumps.out), 'COMMIT');
 
   const mark = `${hex(opts.trustMark)}/${hex(opts.trustMark)}`;
   lines.push('*security', `:${MARK_CHAIN} - [0:0]`);
   lines.push(`-A ${MARK_CHAIN} -m mark --mark ${mark} -j CONNMARK --set-xmark ${mark}`);
+  if (opts.watchAnswers && opts.answerPrefilter) {
+    const watch = `${hex(opts.watchMark)}/${hex(opts.watchMark)}`;
+    lines.push(`-A ${MARK_CHAIN} -m mark --mark ${watch} -j CONNMARK --set-xmark ${watch}`);
+  }
   lines.push(...jumpLines('INPUT', MARK_JUMP, jumps.mark), ...jumpLines('OUTPUT', MARK_JUMP, jumps.markOut), 'COMMIT');
   return lines.join('\n') + '\n';
 }

@@ -10,7 +10,7 @@ import { DESC_STRIDE } from './queue-batch.js';
 import { STATS_COUNT } from './queue-stats.js';
 
 /** native/nfq-layout.h NFQ_ABI_VERSION this binding was written for. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** native/nfq-layout.h enum nfq_open_flag. */
 export const OPEN_FAIL_OPEN = 1 << 0;
@@ -37,6 +37,7 @@ export interface NativeAddon {
     rcvBufBytes: number,
     batchSize: number,
     trustMark: number,
+    watchMark: number,
     hotMaxEntries: number,
     onBatch: (count: number) => void,
   ): NativeHandle;

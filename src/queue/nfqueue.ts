@@ -32,7 +32,7 @@ import {
   type NativeAddon,
   type NativeHandle,
 } from './native-addon.js';
-import { VERDICT_TRUST, type QueueBatch, type Verdict } from './queue-batch.js';
+import { VERDICT_TRUST, type QueueBatch, type Verdict, type VERDICT_WATCH } from './queue-batch.js';
 import { validateQueueOptions, type QueueOptions } from './queue-options.js';
 import { STATS_COUNT, statsFromArray, type QueueStats } from './queue-stats.js';
 
@@ -141,6 +141,7 @@ export class NfQueue {
         options.rcvBufBytes,
         options.batchSize,
         options.trustMark,
+        options.watchMark,
         options.hotMaxEntries,
         nativeOnBatch,
       );
@@ -182,7 +183,7 @@ export class NfQueue {
    * whole /64, RFC 4291 2.5.1). Returns false when the table is full of live
    * entries (hotMaxEntries).
    */
-  hotSet(addr: Uint8Array, family: 4 | 6, verdict: Verdict, ttlMs: number): boolean {
+  hotSet(addr: Uint8Array, family: 4 | 6, verdict: Exclude<Verdict, typeof VERDICT_WATCH>, ttlMs: number): boolean {
     this.#checkOpen();
     checkAddress(addr, family);
     if (verdict !== 0 && verdict !== 1 && verdict !== VERDICT_TRUST) {

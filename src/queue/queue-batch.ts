@@ -42,15 +42,17 @@ export const FLAG_CSUM_NOT_READY = 1 << 3;
 export const FLAG_CSUM_NOT_VERIFIED = 1 << 4;
 
 // One set of verdict codes for the engine, this binding and native/ (nfq-layout.h).
-import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../engine/verdicts.js';
+import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP } from '../engine/verdicts.js';
 
 export { VERDICT_ACCEPT, VERDICT_DROP };
+/** Accept and set watchMark on the packet, so the connection's answers are queued. */
+export const VERDICT_WATCH = VERDICT_ACCEPT_WATCH;
 /** Accept and mark the flow with trustMark, so kernel rules can let it skip the queue. */
 export const VERDICT_TRUST = VERDICT_ACCEPT_TRUST;
 /** What every verdict slot holds when the callback starts. */
 export const VERDICT_UNSET = 255;
 
-export type Verdict = typeof VERDICT_ACCEPT | typeof VERDICT_DROP | typeof VERDICT_TRUST;
+export type Verdict = typeof VERDICT_ACCEPT | typeof VERDICT_DROP | typeof VERDICT_TRUST | typeof VERDICT_WATCH;
 
 /** The same object on every call; only `count` and the array contents change. */
 export interface QueueBatch {

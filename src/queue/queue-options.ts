@@ -25,6 +25,12 @@ export interface QueueOptions {
   batchSize: number;
   /** Mark given to a flow on VERDICT_TRUST (connmark, and the packet mark). */
   trustMark: number;
+  /**
+   * Packet mark bits set on VERDICT_WATCH (a kernel rule copies them to the
+   * connection, whose answers are then queued); 0: VERDICT_WATCH is a plain
+   * accept. Must not share bits with trustMark.
+   */
+  watchMark: number;
   /** Accept payload-less TCP segments (SYN, pure ACK, FIN, RST) in C: they cannot carry SIP. */
   tcpEmptyAccept: boolean;
   /** Capacity of the hot-IP table; hotSet() returns false beyond it. */
@@ -39,6 +45,7 @@ export const QUEUE_DEFAULTS: Readonly<Omit<QueueOptions, 'queueNum'>> = Object.f
   rcvBufBytes: 8 * 1024 * 1024,
   batchSize: 128,
   trustMark: 0x5157,
+  watchMark: 0,
   tcpEmptyAccept: true,
   hotMaxEntries: 65536,
 });
@@ -64,6 +71,7 @@ const SPECS: Readonly<Record<keyof QueueOptions, IntSpec | BoolSpec>> = {
   batchSize: { kind: 'int', min: 1, max: 1024 },
   // 0 is "no mark" in the kernel: it could not tell trusted flows apart.
   trustMark: { kind: 'int', min: 1, max: 0xffffffff },
+  watchMark: { kind: 'int', min: 0, max: 0xffffffff },
   tcpEmptyAccept: { kind: 'bool' },
   // native/hot-table.h HOT_TABLE_MAX_ENTRIES.
   hotMaxEntries: { kind: 'int', min: 1, max: 1 << 20 },
@@ -103,6 +111,9 @@ export function validateQueueOptions(opts: unknown): QueueOptions {
       throw new ConfigError(QUEUE_OPTIONS_SOURCE, key, `must be an integer in ${spec.min}..${spec.max}, got ${describe(v)}`);
     }
     out[key] = v;
+  }
+  if (((out.watchMark as number) & (out.trustMark as number)) !== 0) {
+    throw new ConfigError(QUEUE_OPTIONS_SOURCE, 'watchMark', 'shares bits with trustMark: a watched flow would look trusted');
   }
   return Object.freeze(out) as unknown as QueueOptions;
 }

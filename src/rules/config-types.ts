@@ -97,6 +97,7 @@ export interface InlineConfig {
   failOpen: boolean;
   trustSkipQueue: boolean;
   trustMark: number;
+  watchMark: number;
   banScope: 'sip-ports' | 'all';
   ipv6: boolean;
   banSetMaxElem: number;

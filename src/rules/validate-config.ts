@@ -129,6 +129,7 @@ export const SCHEMA: Spec = {
         failOpen: { t: 'bool' },
         trustSkipQueue: { t: 'bool' },
         trustMark: { t: 'int', min: 1, max: 0xffffffff },
+        watchMark: { t: 'int', min: 1, max: 0xffffffff },
         banScope: { t: 'enum', values: ['sip-ports', 'all'] },
         ipv6: { t: 'bool' },
         banSetMaxElem: { t: 'int', min: 1024, max: 16_777_216 },
@@ -139,7 +140,7 @@ export const SCHEMA: Spec = {
         hotMaxEntries: { t: 'int', min: 1024, max: 16_777_216 },
       },
       required: [
-        'ports', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'banScope', 'ipv6', 'banSetMaxElem',
+        'ports', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',
         'queueMaxLen', 'copyRange', 'socketBufferBytes', 'batchSize', 'hotMaxEntries',
       ],
     },

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { HOST4, HOST6, PEER_A4, PEER_B4, SipLab, withCallId, type SipwallProc } from '../helpers/sip-lab.js';
+import { HOST4, HOST6, PEER_A4, PEER_A6, PEER_B4, SipLab, withCallId, type SipwallProc } from '../helpers/sip-lab.js';
 import { samples } from '../helpers/engine-fixtures.js';
 
 const SECRET = 'secret-7f3a.pbx.example.com';
@@ -204,6 +204,23 @@ t.test('answers: the PBX\'s 401s to guessed passwords, watched on their way out,
         .replace('\r\nContent-Length:', `\r\nAuthorization: Digest username="1000", realm="pbx", nonce="n${i}", uri="sip:pbx", response="00000000000000000000000000000000"\r\nX-Lab-Answer: 401 Unauthorized\r\nContent-Length:`),
       'latin1',
     );
+  // Answers that say nothing leave without being queued: the 401 challenge to
+  // a REGISTER without credentials (the first answer every phone gets).
+  const queuedOut6 = (): number => [...lab.pair.host.exec(['ip6tables-save', '-c', '-t', 'mangle']).matchAll(/^\[(\d+):\d+\] -A SIPWALL-OUT .*-j NFQUEUE/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const challenge = Buffer.from(phone.toString('latin1').replace('\r\nContent-Length:', '\r\nX-Lab-Answer: 401 Unauthorized\r\nContent-Length:'), 'latin1');
+  for (let i = 0; i < 3; i++) {
+    const id = cid('challenge');
+    await lab.send('udp', PEER_A6, HOST6, [withCallId(challenge, id)]);
+    t.ok(await lab.received(id, 2000), `challenged REGISTER ${i + 1} reached the PBX`);
+  }
+  await new Promise((r) => setTimeout(r, 300)); // the 401s have left by now
+  t.equal(queuedOut6(), 0, 'no 401 challenge was queued');
+  // A 404 tells whoever asked: queued, read, and (unknownUsersBeforeAuth) the prober is banned.
+  const probe = Buffer.from(phone.toString('latin1').replace('\r\nContent-Length:', '\r\nX-Lab-Answer: 404 Not Found\r\nContent-Length:'), 'latin1');
+  await lab.send('udp', PEER_A6, HOST6, [withCallId(probe, cid('probe'))]);
+  t.ok(await lab.until(() => ipsetHas(lab, 'sipwall-ban6', 'fd77::/64'), 3000), 'a 404 is queued and read: the prober is banned');
+  t.equal(queuedOut6(), 1, 'that one answer was queued');
+
   const limit = 5; // answers.authFailures default
   let reached = 0;
   for (let i = 0; i < limit + 3; i++) {

@@ -3,7 +3,7 @@ import {
   R_BANNED, R_BLOCKED, R_INVALID_SIP, R_KEEPALIVE, R_NON_SIP, R_OK, R_RATE_REGISTER, R_RESPONSE, R_SCANNER_UA,
   R_SECRET_HOST, R_STUN, R_TRUSTED, R_TRUSTED_LIST,
 } from '../../src/engine/reasons.js';
-import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../../src/engine/verdicts.js';
+import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const scanner = samples('friendly-scanner')[0]!.data;
@@ -109,4 +109,21 @@ t.test('reload keeps bans, trust and counters', async (t) => {
   t.equal(j.udp('192.0.2.100', phone, 10).reason, R_BANNED, 'ban survives');
   t.equal(j.udp('192.0.2.101', phone, 10).reason, R_TRUSTED, 'trust survives');
   t.equal(j.udp('192.0.2.102', register, 10).reason, R_RATE_REGISTER, 'counters survive');
+});
+
+t.test('a request whose answers must be read asks for its connection to be watched', async (t) => {
+  const sample = (dir: string, name: string): Buffer => samples(dir).find((s) => s.name === name)!.data;
+  const withCreds = sample('auth-failures', '1-request-register-credentials.sip');
+  const register = sample('_legit', 'eyebeam-register.sip');
+  const invite = sample('_legit', 'yealink-invite.sip');
+  const j = new Judge(engineFor(configWith()));
+  t.equal(j.udp('192.0.2.61', withCreds, 0).verdict, VERDICT_ACCEPT_WATCH, 'credentials: a 401 or 200 to it says whether the password was right');
+  t.equal(j.udp('192.0.2.62', register, 0).verdict, VERDICT_ACCEPT, 'no credentials: its 401 is only the challenge, not read');
+  t.equal(j.udp('192.0.2.63', invite, 0).verdict, VERDICT_ACCEPT_WATCH, 'an INVITE: its final answer ends the call');
+  const off = new Judge(engineFor(configWith({ answers: { ...configWith().answers, watch: false } })));
+  t.equal(off.udp('192.0.2.61', withCreds, 0).verdict, VERDICT_ACCEPT, 'answers not watched: a plain accept');
+  // Two messages in one datagram: the verdict is the strongest of them.
+  const both = Buffer.concat([register, withCreds]);
+  t.equal(new Judge(engineFor(configWith())).udp('192.0.2.64', both, 0).verdict, VERDICT_ACCEPT_WATCH, 'a watched message after a plain one keeps the watch');
+  t.equal(new Judge(engineFor(configWith())).udp('192.0.2.65', Buffer.concat([withCreds, register]), 0).verdict, VERDICT_ACCEPT_WATCH, 'and a plain one after it does not undo it');
 });

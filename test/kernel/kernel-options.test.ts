@@ -11,6 +11,8 @@ t.test('defaults', async (t) => {
     trustMark: 0x5157,
     trustSkipQueue: true,
     watchAnswers: true,
+    watchMark: 0x200000,
+    answerPrefilter: true,
     banScope: 'sip-ports',
     ipv6: true,
     setMaxElem: 131072,
@@ -41,6 +43,10 @@ t.test('rejections name the key and carry the config code', async (t) => {
     [{ queueNum: 1.5 }, 'queueNum'],
     [{ trustMark: 0 }, 'trustMark'],
     [{ trustMark: 0x100000000 }, 'trustMark'],
+    [{ watchMark: 0 }, 'watchMark'],
+    [{ watchMark: 0x1 }, 'watchMark'], // shares bit 0 with trustMark 0x5157
+    [{ trustMark: 0x80000000, watchMark: 0x80000001 }, 'watchMark'],
+    [{ answerPrefilter: 'yes' }, 'answerPrefilter'],
     [{ setMaxElem: 0 }, 'setMaxElem'],
     [{ failOpen: 'yes' }, 'failOpen'],
     [{ ipv6: 1 }, 'ipv6'],
@@ -66,8 +72,9 @@ t.test('rejections name the key and carry the config code', async (t) => {
 });
 
 t.test('limits that are allowed', async (t) => {
-  const o = validateKernelOptions({ queueNum: 0, trustMark: 0xffffffff, set4: 'a', set6: 'a'.repeat(26), setMaxElem: 1 });
+  const o = validateKernelOptions({ queueNum: 0, trustMark: 0x7fffffff, watchMark: 0x80000000, set4: 'a', set6: 'a'.repeat(26), setMaxElem: 1 });
   t.equal(o.queueNum, 0);
-  t.equal(o.trustMark, 0xffffffff);
+  t.equal(o.trustMark, 0x7fffffff);
+  t.equal(o.watchMark, 0x80000000, 'the top bit, disjoint from trustMark');
   t.equal(o.set6.length, 26);
 });

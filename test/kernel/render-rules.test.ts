@@ -13,7 +13,9 @@ function section(script: string, table: string): string[] {
 
 t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
   const r = renderRules({});
-  for (const [script, set] of [[r.v4, 'sipwall-ban4'], [r.v6, 'sipwall-ban6']] as const) {
+  for (const [script, set, family] of [[r.v4, 'sipwall-ban4', 4], [r.v6, 'sipwall-ban6', 6]] as const) {
+    // The UDP payload: after the IPv4 header (its length from IHL), or 48 bytes in (IPv6 + UDP headers).
+    const at = (n: number): string => (family === 4 ? `0>>22&0x3C@${n}` : String(40 + n));
     const raw = section(script, 'raw');
     t.same(raw, [
       '*raw',
@@ -33,7 +35,9 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       '-I INPUT 1 -j SIPWALL',
       ':SIPWALL-OUT - [0:0]',
       '-A SIPWALL-OUT -m connmark --mark 0x5157/0x5157 -j RETURN',
-      '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m connmark --mark 0x200000/0x200000 -j NFQUEUE --queue-num 5060 --queue-bypass',
+      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x5349502F && ${at(16)}>>8=0x333030:0x343030,0x343032:0x343036,0x343038:0x363939" -j NFQUEUE --queue-num 5060 --queue-bypass`,
+      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x42594520,0x43414E43" -j NFQUEUE --queue-num 5060 --queue-bypass`,
       '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-I OUTPUT 1 -j SIPWALL-OUT',
       'COMMIT',
@@ -42,6 +46,7 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       '*security',
       ':SIPWALL-MARK - [0:0]',
       '-A SIPWALL-MARK -m mark --mark 0x5157/0x5157 -j CONNMARK --set-xmark 0x5157/0x5157',
+      '-A SIPWALL-MARK -m mark --mark 0x200000/0x200000 -j CONNMARK --set-xmark 0x200000/0x200000',
       '-I INPUT 1 -j SIPWALL-MARK',
       '-I OUTPUT 1 -j SIPWALL-MARK',
       'COMMIT',
@@ -76,7 +81,16 @@ t.test('options change the right lines', async (t) => {
   t.ok(mangle.includes('-A SIPWALL -m connmark --mark 0x10/0x10 -j RETURN'));
   t.ok(mangle.includes('-A SIPWALL -p udp -m udp --dport 5070:5071 -j NFQUEUE --queue-num 201'), 'fail closed: no --queue-bypass');
   t.notOk(mangle.some((l) => l.startsWith('-A SIPWALL ') && l.includes('queue-bypass')), 'fail closed: inbound SIP waits for sipwall');
-  t.ok(mangle.includes('-A SIPWALL-OUT -p udp -m udp --sport 5070:5071 -j NFQUEUE --queue-num 201 --queue-bypass'), 'answers are watched fail-open whatever failOpen says');
+  const out = mangle.filter((l) => l.startsWith('-A SIPWALL-OUT -p '));
+  t.equal(out.length, 4);
+  t.ok(out.every((l) => l.includes('--sport 5070:5071 ') && l.endsWith(' -j NFQUEUE --queue-num 201 --queue-bypass')), 'answers are watched fail-open whatever failOpen says');
+  const plain = section(renderRules({ answerPrefilter: false, watchMark: 0x80 }).v4, 'mangle').filter((l) => l.startsWith('-A SIPWALL-OUT -p '));
+  t.same(plain, [
+    '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+    '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
+  ], 'answerPrefilter false: everything the PBX sends is queued');
+  t.notMatch(renderRules({ answerPrefilter: false, watchMark: 0x80 }).v4, /0x80\/0x80/, 'and no watch mark is copied');
+  t.match(renderRules({ watchMark: 0x80 }).v4, /-m connmark --mark 0x80\/0x80 -j NFQUEUE/, 'watchMark sets the watched-connection rule');
   const noWatch = section(renderRules({ watchAnswers: false }).v4, 'mangle');
   t.notOk(noWatch.some((l) => l.startsWith('-A SIPWALL-OUT')), 'watchAnswers false: the out chain stays empty');
   t.ok(noWatch.includes('-I OUTPUT 1 -j SIPWALL-OUT'), 'but exists, with its jump, so install and removal handle one shape');
@@ -84,7 +98,7 @@ t.test('options change the right lines', async (t) => {
 
 t.test('trustSkipQueue false drops the RETURN rule', async (t) => {
   const r = renderRules({ trustSkipQueue: false });
-  t.notMatch(r.v4, /connmark/);
+  t.notMatch(r.v4, /connmark --mark 0x5157/);
   t.equal(section(r.v4, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 2);
 });
 

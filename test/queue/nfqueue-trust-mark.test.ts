@@ -6,6 +6,7 @@ import t from 'tap';
 import { setupQueueEnv, SIP_PORT, TRUST_MARK, waitFor, type QueueEnv, type Reply } from './queue-fixture.js';
 
 const QUEUE = 130;
+const WATCH_MARK = 0x200000;
 const DELIVERY_MS = 5000;
 const CONNMARK_RULE = /ACCEPT\s+(17|udp).*connmark match/;
 
@@ -26,7 +27,7 @@ function conntrackMark(env: QueueEnv, sport: number): number | undefined {
 
 t.test('trust verdict marks the connection', async (t) => {
   const env = await setupQueueEnv(t, QUEUE);
-  const opened = await env.server.call('open', { opts: { queueNum: QUEUE } });
+  const opened = await env.server.call('open', { opts: { queueNum: QUEUE, watchMark: WATCH_MARK } });
   t.equal(opened.ok, true, 'queue opens');
   t.comment(
     opened.conntrackMark
@@ -69,6 +70,21 @@ t.test('trust verdict marks the connection', async (t) => {
     const s = await env.server.call('stats');
     t.equal(s.lastDesc?.mark, 0x10000, 'the descriptor shows the mark the packet was queued with');
     t.equal(env.ruleCount(4, new RegExp(`mark match ${both}$`), 'security'), 1, 'verdict mark = queued mark | trustMark');
+  });
+
+  await t.test('a watch verdict sets the watchMark bits and keeps the others', async (t) => {
+    const sport = 41030;
+    env.ipt(4, ['-t', 'mangle', '-A', 'PREROUTING', '-p', 'udp', '--sport', String(sport), '-j', 'MARK', '--set-mark', '0x10000']);
+    const both = `0x${(0x10000 | WATCH_MARK).toString(16)}`;
+    env.ipt(4, ['-t', 'security', '-A', 'INPUT', '-m', 'mark', '--mark', both]);
+    const before = await stats(env);
+    // Two in a row: a marking verdict is never folded into a range verdict (which carries no mark).
+    await env.client.call('sendUdp', { family: 4, to, port: SIP_PORT, payloads: ['WATCHME-1', 'WATCHME-2'], srcPort: sport });
+    t.ok(await delivered(env, 'WATCHME-2'), 'delivered');
+    t.equal(env.ruleCount(4, new RegExp(`mark match ${both}$`), 'security'), 2, 'verdict mark = queued mark | watchMark, for each packet');
+    const after = await stats(env);
+    t.equal(after.accepted - before.accepted, 2, 'counted as accepts');
+    t.equal(after.trusted, before.trusted, 'not as trusts');
   });
 
   await t.test('from a hot-table trust entry', async (t) => {

@@ -10,6 +10,7 @@
 // Test verdict, on the bytes of each packet handed to JavaScript:
 //   DROPME   -> VERDICT_DROP
 //   TRUSTME  -> VERDICT_TRUST
+//   WATCHME  -> VERDICT_WATCH
 //   NOANSWER -> left VERDICT_UNSET (the addon must fail open)
 //   THROWME  -> the callback throws at this packet (the rest of the batch is
 //               unanswered and must fail open)
@@ -34,6 +35,7 @@ import {
   VERDICT_ACCEPT,
   VERDICT_DROP,
   VERDICT_TRUST,
+  VERDICT_WATCH,
   type QueueBatch,
 } from '../../src/queue/nfqueue.js';
 import { NATIVE_ADDON_PATH } from '../../src/queue/native-addon.js';
@@ -43,6 +45,7 @@ type Cmd = Record<string, unknown> & { id: number; op: string };
 const NEEDLES = {
   drop: Buffer.from('DROPME'),
   trust: Buffer.from('TRUSTME'),
+  watch: Buffer.from('WATCHME'),
   noAnswer: Buffer.from('NOANSWER'),
   throwMe: Buffer.from('THROWME'),
   slow: Buffer.from('SLOWME'),
@@ -97,7 +100,9 @@ function testVerdicts(name: string): (b: QueueBatch) => void {
         ? VERDICT_DROP
         : contains(b.data, off, end, NEEDLES.trust)
           ? VERDICT_TRUST
-          : VERDICT_ACCEPT;
+          : contains(b.data, off, end, NEEDLES.watch)
+            ? VERDICT_WATCH
+            : VERDICT_ACCEPT;
     }
   };
 }

@@ -18,6 +18,8 @@ const BAD: [string, unknown, string][] = [
   ['missing queueNum', {}, 'queueNum'],
   ['unknown key', { queueNum: 100, batchsize: 10 }, 'batchsize'],
   ['queueNum negative', { queueNum: -1 }, 'queueNum'],
+  ['watchMark sharing bits with trustMark', { queueNum: 100, trustMark: 0x5157, watchMark: 0x1 }, 'watchMark'],
+  ['watchMark negative', { queueNum: 100, watchMark: -1 }, 'watchMark'],
   ['queueNum too big', { queueNum: 65536 }, 'queueNum'],
   ['queueNum fractional', { queueNum: 1.5 }, 'queueNum'],
   ['queueNum as string', { queueNum: '100' }, 'queueNum'],

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { R_RATE_ALL, R_RATE_INVITE, R_RATE_REGISTER, R_STRICT, REASON_NAMES } from '../../src/engine/reasons.js';
-import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../../src/engine/verdicts.js';
+import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { allRulesConfig, configWith, engineFor, Judge, sampleDirs, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const defaults = configWith();
@@ -63,7 +63,7 @@ t.test('rate-limit samples: the limit passes, the next one is dropped and bans',
     let last = j.d;
     for (let i = 0; i < limit + 1; i++) {
       last = j.udp('198.51.100.7', msg, 5_000_000 + i);
-      if (last.verdict === VERDICT_ACCEPT) accepted++;
+      if (last.verdict !== VERDICT_DROP) accepted++;
       else break;
     }
     t.equal(accepted, limit, `${id}: ${limit} accepted in one window`);
@@ -107,12 +107,12 @@ t.test('toll-fraud samples: each dropped by its own rule and the source banned; 
       const trusted = new Judge(engineFor(configWith({ trusted: ['198.51.100.0/24'] })));
       t.not(trusted.udp('198.51.100.7', s.data, 0).verdict, VERDICT_DROP, `${id}/${s.name} from a trusted trunk passes`);
       const off = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, enabled: false } })));
-      t.equal(off.udp('198.51.100.7', s.data, 0).verdict, VERDICT_ACCEPT, `${id}/${s.name} passes with tollFraud off`);
+      t.equal(off.udp('198.51.100.7', s.data, 0).verdict, VERDICT_ACCEPT_WATCH, `${id}/${s.name} passes with tollFraud off (an INVITE: its connection's answers watched)`);
     }
   }
   // The home country is not international, its premium ranges still are.
   const uk = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, homeCountryCodes: ['44'] } })));
-  t.equal(uk.udp('198.51.100.7', samples('toll-international').find((s) => s.name.startsWith('uk'))!.data, 0).verdict, VERDICT_ACCEPT, 'homeCountryCodes: +44 passes a UK PBX');
+  t.equal(uk.udp('198.51.100.7', samples('toll-international').find((s) => s.name.startsWith('uk'))!.data, 0).verdict, VERDICT_ACCEPT_WATCH, 'homeCountryCodes: +44 passes a UK PBX');
   const intlOff = new Judge(engineFor(configWith({ tollFraud: { ...defaults.tollFraud, blockInternational: false } })));
   t.equal(intlOff.udp('198.51.100.7', samples('toll-high-risk')[0]!.data, 0).ruleId, 'toll-high-risk', 'high-risk codes stay blocked with blockInternational off');
 });
@@ -121,21 +121,21 @@ t.test('call-limit sample: the next call beyond maxConcurrentCalls is dropped (n
   const max = defaults.tollFraud.maxConcurrentCalls;
   const msg = samples('call-limit')[0]!.data;
   const j = new Judge(engineFor(configWith()));
-  for (let i = 0; i < max; i++) t.equal(j.udp('198.51.100.7', variant(msg, i, { callId: true }), 1000 + i).verdict, VERDICT_ACCEPT, `call ${i + 1} of ${max}`);
-  t.equal(j.udp('198.51.100.7', variant(msg, 0, { callId: true }), 1100).verdict, VERDICT_ACCEPT, 'a retransmission of an open call is not a new call');
+  for (let i = 0; i < max; i++) t.equal(j.udp('198.51.100.7', variant(msg, i, { callId: true }), 1000 + i).verdict, VERDICT_ACCEPT_WATCH, `call ${i + 1} of ${max}`);
+  t.equal(j.udp('198.51.100.7', variant(msg, 0, { callId: true }), 1100).verdict, VERDICT_ACCEPT_WATCH, 'a retransmission of an open call is not a new call');
   const over = j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1200);
   t.equal(over.verdict, VERDICT_DROP);
   t.equal(over.ruleId, 'call-limit');
   t.notOk(over.ban, 'call-limit drops without banning');
   const bye = variant(msg, 0, { callId: true }).replace(/^INVITE /, 'BYE ').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 BYE').replace(/(\r\nTo: <[^>]*>)/, '$1;tag=pbx1');
   t.equal(j.udp('198.51.100.7', bye, 1300).verdict, VERDICT_ACCEPT, 'BYE of the first call');
-  t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1400).verdict, VERDICT_ACCEPT, 'then a new call fits');
-  t.equal(j.udp('198.51.100.8', variant(msg, 99, { callId: true }), 1500).verdict, VERDICT_ACCEPT, 'the limit is per source');
+  t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1400).verdict, VERDICT_ACCEPT_WATCH, 'then a new call fits');
+  t.equal(j.udp('198.51.100.8', variant(msg, 99, { callId: true }), 1500).verdict, VERDICT_ACCEPT_WATCH, 'the limit is per source');
   // The PBX hangs up one of them: its BYE, leaving the PBX, ends the call too.
   t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1600).ruleId, 'call-limit', 'full again');
   const pbxBye = bye.replace(/Call-ID: r0-/, 'Call-ID: r1-');
   t.equal(j.answer('198.51.100.7', pbxBye, 1700).verdict, VERDICT_ACCEPT, 'the PBX\'s BYE is watched and leaves');
-  t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1800).verdict, VERDICT_ACCEPT, 'then a new call fits');
+  t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1800).verdict, VERDICT_ACCEPT_WATCH, 'then a new call fits');
 });
 
 t.test('what the PBX sends that no rule reads is let through unparsed', async (t) => {
