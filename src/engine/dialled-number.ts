@@ -8,7 +8,7 @@
 // The digits go to a module scratch array and prefixes are compared as
 // bytes: no string per INVITE.
 
-import type { CompiledTollFraud } from '../rules/compile-rules.js';
+import type { CompiledTollFraud, PrefixIndex } from '../rules/compile-rules.js';
 
 export const TOLL_INTERNATIONAL = 'toll-international';
 export const TOLL_HIGH_RISK = 'toll-high-risk';
@@ -41,23 +41,26 @@ function readNumber(buf: Uint8Array, s: number, e: number): boolean {
   return numLen > 0 && !(numLen === 1 && NUM[0] === PLUS);
 }
 
-/** Length of the first of `list` that NUM[at, numLen) starts with (list is longest first), -1 if none. */
-function prefixAt(at: number, list: Uint8Array[]): number {
+/** Length of the first prefix of `index` that NUM[at, numLen) starts with (longest first), -1 if none. */
+function prefixAt(at: number, index: PrefixIndex): number {
+  if (at >= numLen) return -1;
+  const list = index[NUM[at]!]!;
   for (let i = 0; i < list.length; i++) {
     const p = list[i]!;
     if (at + p.length > numLen) continue;
-    let j = 0;
+    let j = 1; // the first byte chose the list
     while (j < p.length && NUM[at + j] === p[j]) j++;
     if (j === p.length) return p.length;
   }
   return -1;
 }
 
-/** Whether '0' + NUM[at, numLen) starts with one of `list` (a home number in international form, read nationally). */
-function trunkPrefixAt(at: number, list: Uint8Array[]): boolean {
+/** Whether '0' + NUM[at, numLen) starts with one of `index` (a home number in international form, read nationally). */
+function trunkPrefixAt(at: number, index: PrefixIndex): boolean {
+  const list = index[0x30]!;
   for (let i = 0; i < list.length; i++) {
     const p = list[i]!;
-    if (p[0] !== 0x30 || at + p.length - 1 > numLen) continue;
+    if (at + p.length - 1 > numLen) continue;
     let j = 1;
     while (j < p.length && NUM[at + j - 1] === p[j]) j++;
     if (j === p.length) return true;

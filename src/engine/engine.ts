@@ -60,19 +60,20 @@ function headerValue(msg: SipMessage, id: number): void {
   fs = fe = -1;
 }
 
-function fieldRange(msg: SipMessage, field: string): void {
-  switch (field) {
-    case 'requestUri': fs = msg.ruriStart; fe = msg.ruriEnd; return;
-    case 'from': headerValue(msg, H_FROM); return;
-    case 'fromName': fs = msg.fromNameStart; fe = msg.fromNameEnd; return;
-    case 'fromUser': fs = msg.fromUserStart; fe = msg.fromUserEnd; return;
-    case 'fromHost': fs = msg.fromHostStart; fe = msg.fromHostEnd; return;
-    case 'to': headerValue(msg, H_TO); return;
-    case 'toUser': fs = msg.toUserStart; fe = msg.toUserEnd; return;
-    case 'toHost': fs = msg.toHostStart; fe = msg.toHostEnd; return;
-    case 'contactHost': fs = msg.contactHostStart; fe = msg.contactHostEnd; return;
-    case 'userAgent': fs = msg.userAgentStart; fe = msg.userAgentEnd; return;
-    case 'callId': fs = msg.callIdStart; fe = msg.callIdEnd; return;
+/** `fieldId`: the index in FINGERPRINT_FIELDS (CompiledFingerprint.fieldId). */
+function fieldRange(msg: SipMessage, fieldId: number): void {
+  switch (fieldId) {
+    case 0: fs = msg.ruriStart; fe = msg.ruriEnd; return; // requestUri
+    case 1: headerValue(msg, H_FROM); return; // from
+    case 2: fs = msg.fromNameStart; fe = msg.fromNameEnd; return; // fromName
+    case 3: fs = msg.fromUserStart; fe = msg.fromUserEnd; return; // fromUser
+    case 4: fs = msg.fromHostStart; fe = msg.fromHostEnd; return; // fromHost
+    case 5: headerValue(msg, H_TO); return; // to
+    case 6: fs = msg.toUserStart; fe = msg.toUserEnd; return; // toUser
+    case 7: fs = msg.toHostStart; fe = msg.toHostEnd; return; // toHost
+    case 8: fs = msg.contactHostStart; fe = msg.contactHostEnd; return; // contactHost
+    case 9: fs = msg.userAgentStart; fe = msg.userAgentEnd; return; // userAgent
+    case 10: fs = msg.callIdStart; fe = msg.callIdEnd; return; // callId
     default: fs = fe = -1;
   }
 }
@@ -236,7 +237,7 @@ export class Engine {
     }
     for (let i = 0; i < r.fingerprints.length; i++) {
       const fp = r.fingerprints[i]!;
-      fieldRange(msg, fp.field);
+      fieldRange(msg, fp.fieldId);
       if (fs < 0) continue;
       let hit: boolean;
       if (fp.kind === MATCH_CONTAINS) hit = indexOfIgnoreCase(buf, fs, fe, fp.needle) >= 0;

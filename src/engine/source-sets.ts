@@ -45,7 +45,10 @@ export class SourceSets {
    * live values the source has at `now`, this one included.
    */
   add(key: SourceKey, value: number, now: number, until: number): number {
-    const slot = this.slotOf(key, true);
+    return this.addAt(this.slotOf(key, true), value, now, until);
+  }
+
+  private addAt(slot: number, value: number, now: number, until: number): number {
     const base = slot * this.perSource;
     const vals = this.values;
     const exp = this.until;
@@ -96,7 +99,7 @@ export class SourceSets {
       live++;
     }
     if (live >= max) return false;
-    this.add(key, value, now, until);
+    this.addAt(slot, value, now, until); // the slot found above: one LRU lookup per call
     return true;
   }
 

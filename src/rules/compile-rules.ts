@@ -4,7 +4,7 @@
 import { CidrSet, parseCidr } from '../packet/address.js';
 import { NeedleSet } from '../engine/needle-set.js';
 import { lowerBytes } from '../sip/bytes.js';
-import type { Action, Config, FingerprintField } from './config-types.js';
+import { FINGERPRINT_FIELDS, type Action, type Config, type FingerprintField } from './config-types.js';
 
 export const MATCH_CONTAINS = 0;
 export const MATCH_EQUALS = 1;
@@ -14,6 +14,8 @@ export const MATCH_REGEX = 3;
 export interface CompiledFingerprint {
   id: string;
   field: FingerprintField;
+  /** The field's index in FINGERPRINT_FIELDS: the packet path switches on a number, not a string. */
+  fieldId: number;
   kind: number;
   needle: Uint8Array;
   regex: RegExp | null;
@@ -70,15 +72,22 @@ export interface CompiledAnswers {
   maxPending: number;
 }
 
-/** Prefix lists as ASCII bytes, longest first (so "011" wins over "0" and "1900" over "19"). */
+/**
+ * A prefix list indexed by its first byte: entry c holds the prefixes that
+ * start with byte c, as ASCII bytes, longest first (so "011" wins over "0"
+ * and "1900" over "19"). A number is compared only with the prefixes of its
+ * own first digit: one array read instead of a walk over the whole list.
+ */
+export type PrefixIndex = ReadonlyArray<readonly Uint8Array[]>;
+
 export interface CompiledTollFraud {
   enabled: boolean;
-  internationalPrefixes: Uint8Array[];
+  internationalPrefixes: PrefixIndex;
   blockInternational: boolean;
-  homeCountryCodes: Uint8Array[];
-  highRiskCountryCodes: Uint8Array[];
-  premiumPrefixes: Uint8Array[];
-  stripPrefixes: Uint8Array[];
+  homeCountryCodes: PrefixIndex;
+  highRiskCountryCodes: PrefixIndex;
+  premiumPrefixes: PrefixIndex;
+  stripPrefixes: PrefixIndex;
   maxConcurrentCalls: number;
   callMs: number;
 }
@@ -108,12 +117,13 @@ export function compileRules(config: Config): CompiledRules {
   const fingerprints: CompiledFingerprint[] = [];
   for (const [id, r] of Object.entries(config.fingerprints)) {
     if (!r.enabled) continue;
+    const fieldId = FINGERPRINT_FIELDS.indexOf(r.field);
     if (r.regex !== undefined) {
-      fingerprints.push({ id, field: r.field, kind: MATCH_REGEX, needle: new Uint8Array(0), regex: new RegExp(r.regex, 'i') });
+      fingerprints.push({ id, field: r.field, fieldId, kind: MATCH_REGEX, needle: new Uint8Array(0), regex: new RegExp(r.regex, 'i') });
     } else {
       const [kind, text] =
         r.equals !== undefined ? [MATCH_EQUALS, r.equals] : r.prefix !== undefined ? [MATCH_PREFIX, r.prefix] : [MATCH_CONTAINS, r.contains ?? ''];
-      fingerprints.push({ id, field: r.field, kind, needle: lowerBytes(text), regex: null });
+      fingerprints.push({ id, field: r.field, fieldId, kind, needle: lowerBytes(text), regex: null });
     }
   }
   const rl = config.rateLimits;
@@ -150,7 +160,18 @@ export function compileRules(config: Config): CompiledRules {
   };
 }
 
-const prefixes = (list: string[]): Uint8Array[] => [...list].sort((a, b) => b.length - a.length).map((p) => Buffer.from(p, 'latin1'));
+const NO_PREFIXES: readonly Uint8Array[] = Object.freeze([]);
+
+function prefixes(list: string[]): PrefixIndex {
+  const index: Array<readonly Uint8Array[]> = new Array<readonly Uint8Array[]>(256).fill(NO_PREFIXES);
+  for (const p of [...list].sort((a, b) => b.length - a.length)) {
+    if (p === '') continue; // validation refuses it; an empty prefix would match every number
+    // Plain Uint8Arrays (not Buffers): one element kind at every compare site.
+    const bytes = new Uint8Array(Buffer.from(p, 'latin1'));
+    index[bytes[0]!] = [...index[bytes[0]!]!, bytes];
+  }
+  return index;
+}
 
 function compileAnswers(a: Config['answers']): CompiledAnswers {
   const w = (r: { limit: number; windowSeconds: number }): CompiledRateLimit => ({ limit: r.limit - 1, windowMs: r.windowSeconds * 1000 });

@@ -4,6 +4,7 @@ import {
   R_SECRET_HOST, R_STUN, R_TRUSTED, R_TRUSTED_LIST,
 } from '../../src/engine/reasons.js';
 import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP } from '../../src/engine/verdicts.js';
+import { FINGERPRINT_FIELDS } from '../../src/rules/config-types.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const scanner = samples('friendly-scanner')[0]!.data;
@@ -126,4 +127,42 @@ t.test('a request whose answers must be read asks for its connection to be watch
   const both = Buffer.concat([register, withCreds]);
   t.equal(new Judge(engineFor(configWith())).udp('192.0.2.64', both, 0).verdict, VERDICT_ACCEPT_WATCH, 'a watched message after a plain one keeps the watch');
   t.equal(new Judge(engineFor(configWith())).udp('192.0.2.65', Buffer.concat([withCreds, register]), 0).verdict, VERDICT_ACCEPT_WATCH, 'and a plain one after it does not undo it');
+});
+
+t.test('a fingerprint can look at every field it names', async (t) => {
+  const msg = [
+    'REGISTER sip:pbx.example.com SIP/2.0',
+    'Via: SIP/2.0/UDP 192.0.2.71:5060;branch=z9hG4bK-fp1',
+    'From: "Desk Phone" <sip:2001@from.example.com>;tag=f1',
+    'To: <sip:2002@to.example.com>',
+    'Contact: <sip:2001@contact.example.com:5062>',
+    'Call-ID: fp-call-id-1',
+    'CSeq: 1 REGISTER',
+    'User-Agent: DeskPhone 1.0',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  const values: Record<string, string> = {
+    requestUri: 'sip:pbx.example.com',
+    from: '"Desk Phone" <sip:2001@from.example.com>;tag=f1',
+    fromName: 'Desk Phone',
+    fromUser: '2001',
+    fromHost: 'from.example.com',
+    to: '<sip:2002@to.example.com>',
+    toUser: '2002',
+    toHost: 'to.example.com',
+    contactHost: 'contact.example.com',
+    userAgent: 'DeskPhone 1.0',
+    callId: 'fp-call-id-1',
+  };
+  t.same(Object.keys(values).sort(), [...FINGERPRINT_FIELDS].sort(), 'every field is covered here');
+  for (const field of FINGERPRINT_FIELDS) {
+    const hit = judge({ fingerprints: { probe: { field, equals: values[field], note: 'test' } } }).udp('192.0.2.71', msg, 0);
+    t.equal(hit.ruleId, 'probe', `${field} equals ${JSON.stringify(values[field])}`);
+    // Another field's value must not match this one: the field really chose the range.
+    const other = FINGERPRINT_FIELDS[(FINGERPRINT_FIELDS.indexOf(field) + 1) % FINGERPRINT_FIELDS.length]!;
+    const miss = judge({ fingerprints: { probe: { field, equals: values[other], note: 'test' } } }).udp('192.0.2.72', msg, 0);
+    t.not(miss.ruleId, 'probe', `${field} does not equal the value of ${other}`);
+  }
 });
