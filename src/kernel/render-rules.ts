@@ -104,16 +104,18 @@ export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
 export const MARK_JUMP = `-j ${MARK_CHAIN}`;
 export const OUT_JUMP = `-j ${OUT_CHAIN}`;
 
-// xt_u32 values (32-bit big-endian reads of the datagram's first bytes).
+// xt_u32 values (32-bit big-endian reads of the datagram's first bytes),
+// written as iptables-save prints them back (lower-case hex, no spaces), so
+// `rules --print` shows exactly what is installed.
 /** "SIP/": a response's status line (RFC 3261 §7.2). */
-const U32_SIP = '0x5349502F';
+const U32_SIP = '0x5349502f';
 /**
  * Bytes 8-10 of the payload, the status code's three digits ("404" is
  * 0x343034): 300-699 except 401 and 407, the challenges.
  */
 const U32_FINAL_NOT_CHALLENGE = '0x333030:0x343030,0x343032:0x343036,0x343038:0x363939';
 /** "BYE " or "CANC": a BYE or CANCEL request from the PBX (methods are case-sensitive, §7.1). */
-const U32_BYE_CANCEL = '0x42594520,0x43414E43';
+const U32_BYE_CANCEL = '0x42594520,0x43414e43';
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
@@ -165,10 +167,11 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
     const queue = `-j NFQUEUE --queue-num ${opts.queueNum} --queue-bypass`;
     const udp = `-A ${OUT_CHAIN} -p udp -m udp ${sports}`;
     if (opts.answerPrefilter) {
-      const at = family === 4 ? (n: number) => `0>>22&0x3C@${n}` : (n: number) => String(40 + n);
+      // IPv4: skip the header by its length (IHL, the low nibble of byte 0, times 4), then the UDP header.
+      const at = family === 4 ? (n: number) => `0x0>>0x16&0x3c@${hex(n)}` : (n: number) => hex(40 + n);
       lines.push(
         `${udp} -m connmark --mark ${hex(opts.watchMark)}/${hex(opts.watchMark)} ${queue}`,
-        `${udp} -m u32 --u32 "${at(8)}=${U32_SIP} && ${at(16)}>>8=${U32_FINAL_NOT_CHALLENGE}" ${queue}`,
+        `${udp} -m u32 --u32 "${at(8)}=${U32_SIP}&&${at(16)}>>0x8=${U32_FINAL_NOT_CHALLENGE}" ${queue}`,
         `${udp} -m u32 --u32 "${at(8)}=${U32_BYE_CANCEL}" ${queue}`,
       );
     } else {

@@ -64,7 +64,7 @@ function snapshot(ns: Ns): { v4: string; v6: string; sets: string[] } {
 t.test('install twice: one copy of everything', async (t) => {
   const ns = createNs(t, 'twice');
   const first = await installRules(OPTS, ns.runner);
-  t.same(first, { replacedLeftovers: false, setsCreated: ['sipwall-ban4', 'sipwall-ban6'], setsKept: [], setsRebuilt: [] });
+  t.same(first, { replacedLeftovers: false, setsCreated: ['sipwall-ban4', 'sipwall-ban6'], setsKept: [], setsRebuilt: [], prefilterFallback: [] });
   const once = snapshot(ns);
   const second = await installRules(OPTS, ns.runner);
   t.equal(second.replacedLeftovers, true);

@@ -15,7 +15,7 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
   const r = renderRules({});
   for (const [script, set, family] of [[r.v4, 'sipwall-ban4', 4], [r.v6, 'sipwall-ban6', 6]] as const) {
     // The UDP payload: after the IPv4 header (its length from IHL), or 48 bytes in (IPv6 + UDP headers).
-    const at = (n: number): string => (family === 4 ? `0>>22&0x3C@${n}` : String(40 + n));
+    const at = (n: number): string => `0x${(family === 4 ? `0>>0x16&0x3c@0x${n.toString(16)}` : (40 + n).toString(16))}`;
     const raw = section(script, 'raw');
     t.same(raw, [
       '*raw',
@@ -36,8 +36,8 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       ':SIPWALL-OUT - [0:0]',
       '-A SIPWALL-OUT -m connmark --mark 0x5157/0x5157 -j RETURN',
       '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m connmark --mark 0x200000/0x200000 -j NFQUEUE --queue-num 5060 --queue-bypass',
-      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x5349502F && ${at(16)}>>8=0x333030:0x343030,0x343032:0x343036,0x343038:0x363939" -j NFQUEUE --queue-num 5060 --queue-bypass`,
-      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x42594520,0x43414E43" -j NFQUEUE --queue-num 5060 --queue-bypass`,
+      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x5349502f&&${at(16)}>>0x8=0x333030:0x343030,0x343032:0x343036,0x343038:0x363939" -j NFQUEUE --queue-num 5060 --queue-bypass`,
+      `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x42594520,0x43414e43" -j NFQUEUE --queue-num 5060 --queue-bypass`,
       '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-I OUTPUT 1 -j SIPWALL-OUT',
       'COMMIT',
