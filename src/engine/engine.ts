@@ -292,8 +292,8 @@ export class Engine {
       const credentials = msg.hasCredentials;
       b.pending.put(Engine.transaction(msg, call), key, now, credentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
       // Its answers must be read, not only the 403/404 kind the kernel queues for everyone:
-      // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's final answer ends the call.
-      if (credentials || msg.method === M_INVITE) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
+      // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's final answer ends the call (call limit).
+      if (credentials || (callLimit && msg.method === M_INVITE)) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
     }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
   }

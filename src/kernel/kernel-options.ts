@@ -97,7 +97,8 @@ const KEYS = Object.keys(DEFAULT_KERNEL_OPTIONS) as Array<keyof KernelOptions>;
 /** What validateKernelOptions accepts: ports may also be "5060-5082", "5060:5082" or one port number. */
 export type KernelOptionsInput = Partial<Omit<KernelOptions, 'ports'>> & { ports?: PortRange | string | number };
 
-function hex(n: number): string {
+/** A mark as iptables writes it (and iptables-save prints it back): lower-case hex. */
+export function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 

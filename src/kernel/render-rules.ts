@@ -75,7 +75,7 @@
 // needs nothing more, iptables-nft turns it into a native nft payload match,
 // and iptables-save prints it back exactly as written.
 
-import { BAN_CHAIN, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
+import { BAN_CHAIN, hex, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN, type KernelOptions, validateKernelOptions, type KernelOptionsInput } from './kernel-options.js';
 
 export type Family = 4 | 6;
 
@@ -116,10 +116,6 @@ const U32_SIP = '0x5349502f';
 const U32_FINAL_NOT_CHALLENGE = '0x333030:0x343030,0x343032:0x343036,0x343038:0x363939';
 /** "BYE " or "CANC": a BYE or CANCEL request from the PBX (methods are case-sensitive, §7.1). */
 const U32_BYE_CANCEL = '0x42594520,0x43414e43';
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
-}
 
 /** Lines that make `hook` hold exactly one `jump`, inserted first when absent. */
 function jumpLines(hook: string, jump: string, present: number): string[] {
