@@ -19,13 +19,23 @@ t.test('finds the same needle as a naive lower-case search, at the earliest posi
           bestPos = p;
         }
       });
-      const got = set.find(Buffer.from(hay, 'latin1'), 0, hay.length);
-      // Same position; at a tie, the first needle in order.
-      if (best === -1) return got === -1;
-      return lower.indexOf(needles[got]!.toLowerCase()) === bestPos && (got === best || lower.startsWith(needles[got]!.toLowerCase(), bestPos));
+      // The earliest position; at a tie, the first needle in order.
+      return set.find(Buffer.from(hay, 'latin1'), 0, hay.length) === best;
     }),
     { numRuns: 2000, interruptAfterTimeLimit: 10_000 },
   );
+});
+
+t.test('the earliest start wins over the earliest end; at one start, needle order', async (t) => {
+  const buf = Buffer.from('xx ABCDEF yy');
+  t.equal(new NeedleSet([lowerBytes('cd'), lowerBytes('abcdef')]).find(buf, 0, buf.length), 1, 'abcdef starts first, though cd ends first');
+  t.equal(new NeedleSet([lowerBytes('abc'), lowerBytes('abcdef')]).find(buf, 0, buf.length), 0);
+  t.equal(new NeedleSet([lowerBytes('abcdef'), lowerBytes('abc')]).find(buf, 0, buf.length), 0);
+  t.equal(new NeedleSet([lowerBytes('bcdx'), lowerBytes('cde')]).find(buf, 0, buf.length), 1, 'a failed long match falls back to a shorter one');
+  const ua = Buffer.from('Yealink SIP-T46S 66.86.0.15 sipsak');
+  t.equal(new NeedleSet([lowerBytes('sipvicious'), lowerBytes('sip-scan'), lowerBytes('sipsak')]).find(ua, 0, ua.length), 2);
+  const utf8 = Buffer.from('Téléphone Hacker');
+  t.equal(new NeedleSet([lowerBytes('téléphone')]).find(utf8, 0, utf8.length), 0, 'non-ASCII bytes compare exactly');
 });
 
 t.test('respects the range and refuses bad ones', async (t) => {
