@@ -89,6 +89,16 @@ export interface EngineState {
 /** Sources whose users and calls are followed (distinctUsers, tollFraud.maxConcurrentCalls). */
 const SETS_MAX_SOURCES = 32768;
 
+/**
+ * Sources trusted at once (secret host named, or authenticated). Trusted
+ * sources are the PBX's own phones and trunks: tens of thousands is a large
+ * site. One forgotten (least recently seen first) is only inspected again,
+ * and trusted again by its next request naming the secret host. Sized
+ * like maxTrackedSources it was a million-entry LRU, 16 MB of preallocated
+ * arrays on the JS heap that every full collection marks in its pause.
+ */
+const TRUST_MAX_SOURCES = 65536;
+
 /** Per-source state of the detections beyond signatures: answers, users tried, open calls. */
 export class Behaviour {
   readonly pending: PendingTable;
@@ -140,7 +150,7 @@ export class Engine {
     this.rules = rules;
     this.rates = state?.rates ?? new RateTable(rules.maxTrackedSources, rules.rateLimits);
     this.bans = state?.bans ?? new BanTable(rules.bans);
-    this.trust = state?.trust ?? new TrustTable(Math.min(rules.maxTrackedSources, 1 << 20));
+    this.trust = state?.trust ?? new TrustTable(Math.min(rules.maxTrackedSources, TRUST_MAX_SOURCES));
     this.flows = state?.flows ?? new TcpFlows();
     this.behaviour = state?.behaviour ?? new Behaviour(rules);
   }
