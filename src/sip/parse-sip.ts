@@ -73,7 +73,7 @@
 // so the values used on the packet path are copied into module consts here.
 import * as cc from './char-class.js';
 const {
-  AT, C_ALPHA, C_DIGIT, C_LWS, C_SCHEME, C_URI, CHAR_CLASS, COLON, CR, HTAB, LF, LOWER, SLASH, SP,
+  AT, C_ALPHA, C_DIGIT, C_HOST, C_LWS, C_SCHEME, C_URI, CHAR_CLASS, COLON, CR, HTAB, LF, LOWER, SLASH, SP,
 } = cc;
 import * as k from './constants.js';
 const {
@@ -275,12 +275,23 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     if (buf[p] !== COLON) return invalid(msg, R_BAD_REQUEST_URI);
     p++;
-    // The rest of the URI: printable ASCII; its first '@' is noted for parseUri.
+    // The rest of the URI: printable ASCII. Noted for parseUri on the way,
+    // so it does not read the URI again: the first '@', and where the host
+    // after it (or after the scheme, without '@') stops being hostname bytes.
     let at = -1;
+    let hostEnd = -1;
     while (p < lim) {
       c = buf[p]!;
-      if ((cls[c]! & C_URI) === 0) break;
-      if (c === AT && at < 0) at = p;
+      const k = cls[c]!;
+      if ((k & C_URI) === 0) break;
+      if ((k & C_HOST) === 0) {
+        if (c === AT && at < 0) {
+          at = p;
+          hostEnd = -1; // the host starts after it
+        } else if (hostEnd < 0) {
+          hostEnd = p;
+        }
+      }
       p++;
     }
     if (p >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
@@ -304,7 +315,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     } else {
       return invalid(msg, (cls[c]! & C_DIGIT) !== 0 ? R_BAD_VERSION : R_BAD_REQUEST_LINE);
     }
-    parseUri(buf, us, msg.ruriEnd, URI_BOUNDED, at);
+    parseUri(buf, us, msg.ruriEnd, URI_BOUNDED, at, hostEnd < 0 ? msg.ruriEnd : hostEnd);
     msg.ruriUserStart = ADDR[A_USER_START]!;
     msg.ruriUserEnd = ADDR[A_USER_END]!;
     msg.ruriHostStart = ADDR[A_HOST_START]!;

@@ -49,9 +49,12 @@ const LOWER_L = 0x6c;
  * reported as the user and which has no host). Returns the offset where it
  * stopped reading (after the host, or the tel: number), so a caller looking
  * for the '>' goes on from there. A caller that has already scanned a
- * URI_BOUNDED URI passes the offset of its first '@' (-1: none) as knownAt.
+ * URI_BOUNDED URI passes the offset of its first '@' (-1: none) as knownAt
+ * and, as knownHostEnd, the first byte after the host's start (after that
+ * '@', or after the scheme's ':' without one) that is not a hostname byte
+ * (C_HOST), or e.
  */
-export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownAt = -2): number {
+export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownAt = -2, knownHostEnd = -1): number {
   const out = ADDR;
   const cls = CHAR_CLASS;
   const low = LOWER;
@@ -141,7 +144,8 @@ export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownA
     return r;
   }
   let r = h;
-  while (r < e && (cls[buf[r]!]! & C_HOST) !== 0) r++;
+  if (knownHostEnd >= h) r = knownHostEnd;
+  else while (r < e && (cls[buf[r]!]! & C_HOST) !== 0) r++;
   if (r > h) {
     out[A_HOST_START] = h;
     out[A_HOST_END] = r;

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseSip } from '../../src/sip/parse-sip.js';
 import { SipMessage } from '../../src/sip/sip-message.js';
+import { A_HOST_END, A_HOST_START, A_USER_END, A_USER_START, ADDR, parseUri, URI_BOUNDED } from '../../src/sip/sip-uri.js';
 import {
   INVALID_REASONS, KIND_KEEPALIVE, MAX_HEADERS, PARSE_INCOMPLETE, PARSE_INVALID, PARSE_OK,
 } from '../../src/sip/constants.js';
@@ -158,4 +159,27 @@ t.test('a message inside a larger buffer parses as an exact copy would', async (
     LIMITS,
   );
   t.pass('no counterexample');
+});
+
+t.test("the Request-URI's user and host are what parseUri finds reading the URI alone", async (t) => {
+  // parseSip notes the '@' and the host's end while it validates the
+  // Request-URI and hands them to parseUri; this checks the hand-over
+  // against parseUri's own scan, on URIs full of the bytes that matter.
+  const unit = fc.constantFrom(...'ab09.-_@:;[]+%?=&,/!~*'.split(''));
+  const scheme = fc.constantFrom('sip:', 'SIPS:', 'tel:', 'x-foo:', 'sip:', 'sip:');
+  fc.assert(
+    fc.property(scheme, fc.string({ unit, minLength: 0, maxLength: 30 }), (sch, rest) => {
+      const uriText = sch + rest;
+      const buf = Buffer.from(`OPTIONS ${uriText} SIP/2.0\r\nCall-ID: x\r\n\r\n`, 'latin1');
+      const msg = new SipMessage();
+      if (parseSip(buf, 0, buf.length, msg, false) !== PARSE_OK) return true; // e.g. nothing after the scheme
+      parseUri(buf, 8, 8 + uriText.length, URI_BOUNDED);
+      return (
+        msg.ruriUserStart === ADDR[A_USER_START] && msg.ruriUserEnd === ADDR[A_USER_END] &&
+        msg.ruriHostStart === ADDR[A_HOST_START] && msg.ruriHostEnd === ADDR[A_HOST_END]
+      );
+    }),
+    LIMITS,
+  );
+  t.pass('checked');
 });
