@@ -23,7 +23,6 @@ import {
   H_FROM, H_TO, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
   PARSE_OK,
 } from '../sip/constants.js';
-import { hasTagParam } from '../sip/header-params.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
 import { BanTable } from './ban-table.js';
@@ -310,8 +309,7 @@ export class Engine {
 
   /** A request inside a dialog: its To carries a tag (RFC 3261 §12.2.1.1). */
   private inDialog(msg: SipMessage): boolean {
-    headerValue(msg, H_TO);
-    return fs >= 0 && hasTagParam(msg.buf, fs, fe);
+    return msg.toHasTag;
   }
 
   /**

@@ -135,8 +135,6 @@ export function findAuthUsername(buf: Buffer, s: number, e: number): void {
  * outside any dialog (§12.2): a new call, a new registration.
  */
 export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
-  const cls = CHAR_CLASS;
-  const low = LOWER;
   let p = s;
   // Skip a quoted display name and everything up to the closing '>' if there is a '<'.
   let lt = -1;
@@ -155,7 +153,14 @@ export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
     p = lt;
     while (p < e && buf[p] !== 0x3e /* > */) p++;
   }
-  for (; p < e; p++) {
+  return paramsHaveTag(buf, p, e);
+}
+
+/** Whether a ';'-led parameter in buf[s, e) is named "tag" (any case, LWS allowed before '='). */
+export function paramsHaveTag(buf: Buffer, s: number, e: number): boolean {
+  const cls = CHAR_CLASS;
+  const low = LOWER;
+  for (let p = s; p < e; p++) {
     if (buf[p] !== SEMI) continue;
     let q = p + 1;
     while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;

@@ -86,7 +86,7 @@ const { HEADER_ACCEPT, HEADER_NEXT, METHOD_WALK, methodToken } = hn;
 import type { SipMessage } from './sip-message.js';
 import * as uri from './sip-uri.js';
 const {
-  A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
+  A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_RAQUOT, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
   URI_BOUNDED,
 } = uri;
 
@@ -150,6 +150,9 @@ function reset(msg: SipMessage, buf: Buffer, start: number): void {
   msg.toUserEnd = -1;
   msg.toHostStart = -1;
   msg.toHostEnd = -1;
+  msg.toStart = -1;
+  msg.toEnd = -1;
+  msg.toRaquot = -1;
   msg.contactStart = -1;
   msg.contactEnd = -1;
   msg.callIdStart = -1;
@@ -415,6 +418,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
           msg.toUserEnd = ADDR[A_USER_END]!;
           msg.toHostStart = ADDR[A_HOST_START]!;
           msg.toHostEnd = ADDR[A_HOST_END]!;
+          msg.toStart = vs;
+          msg.toEnd = ve;
+          msg.toRaquot = ADDR[A_RAQUOT]!;
         }
         break;
       case H_CONTACT:

@@ -7,13 +7,14 @@
 // engine compares bytes, it does not build strings per packet.
 
 import { H_AUTHORIZATION, H_PROXY_AUTHORIZATION, KIND_NONE, M_OTHER, MAX_HEADERS } from './constants.js';
-import { findAuthUsername, findViaBranch, PARAM } from './header-params.js';
+import { findAuthUsername, findViaBranch, hasTagParam, PARAM, paramsHaveTag } from './header-params.js';
 import { A_HOST_END, A_HOST_START, A_USER_END, A_USER_START, ADDR, parseAddress } from './sip-uri.js';
 
 // Bits of SipMessage.decoded: which lazily decoded fields are filled.
 const D_VIA = 1;
 const D_CONTACT = 2;
 const D_AUTH = 4;
+const D_TO_TAG = 8;
 
 export class SipMessage {
   buf: Buffer = Buffer.alloc(0);
@@ -77,6 +78,10 @@ export class SipMessage {
   toUserEnd = -1;
   toHostStart = -1;
   toHostEnd = -1;
+  /** First To value range, and its name-addr's '>' (-1 for an addr-spec), for toHasTag. */
+  toStart = -1;
+  toEnd = -1;
+  toRaquot = -1;
   callIdStart = -1;
   callIdEnd = -1;
   /** CSeq number (0..2^31-1), -1 if absent or invalid. */
@@ -108,6 +113,21 @@ export class SipMessage {
   #contactHostEnd = -1;
   #authUserStart = -1;
   #authUserEnd = -1;
+  #toHasTag = false;
+
+  /**
+   * Whether the first To carries a tag parameter (RFC 3261 §12.2.1.1: a
+   * request inside a dialog). Its header parameters follow the '>' that
+   * parseSip found; an addr-spec To is read whole.
+   */
+  get toHasTag(): boolean {
+    if ((this.decoded & D_TO_TAG) === 0) {
+      this.decoded |= D_TO_TAG;
+      const s = this.toStart;
+      this.#toHasTag = s >= 0 && (this.toRaquot >= 0 ? paramsHaveTag(this.buf, this.toRaquot, this.toEnd) : hasTagParam(this.buf, s, this.toEnd));
+    }
+    return this.#toHasTag;
+  }
 
   /** First Via's branch parameter value. */
   get viaBranchStart(): number {

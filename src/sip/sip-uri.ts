@@ -6,6 +6,8 @@
 //   ADDR[A_NAME_START], ADDR[A_NAME_END]  display-name, without the quotes
 //   ADDR[A_USER_START], ADDR[A_USER_END]  user part (up to '@', before any ':password')
 //   ADDR[A_HOST_START], ADDR[A_HOST_END]  host (no port; an IPv6 reference keeps its brackets)
+//   ADDR[A_RAQUOT]                        parseAddress: the name-addr's '>' (its header
+//                                         parameters follow it), -1 for an addr-spec
 // An absent part is -1/-1.
 
 // Imported bindings are live: V8 re-reads them (with a TDZ check) at every
@@ -22,7 +24,8 @@ export const A_USER_START = 2;
 export const A_USER_END = 3;
 export const A_HOST_START = 4;
 export const A_HOST_END = 5;
-export const ADDR = new Int32Array(6);
+export const A_RAQUOT = 6;
+export const ADDR = new Int32Array(7);
 
 /**
  * Where the URI sits, which decides what ends it. The Request-URI is cut
@@ -172,6 +175,7 @@ export function parseAddress(buf: Buffer, s: number, e: number): boolean {
   ADDR[A_USER_END] = -1;
   ADDR[A_HOST_START] = -1;
   ADDR[A_HOST_END] = -1;
+  ADDR[A_RAQUOT] = -1;
   let p = s;
   while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
   if (p >= e) return true;
@@ -227,7 +231,10 @@ function angle(buf: Buffer, a: number, e: number): boolean {
   while (u < e && (cls[buf[u]!]! & C_LWS) !== 0) u++;
   let r = parseUri(buf, u, e, URI_ANGLE);
   while (r < e && buf[r] !== RAQUOT) r++;
-  if (r < e) return true;
+  if (r < e) {
+    ADDR[A_RAQUOT] = r;
+    return true;
+  }
   // No '>': malformed. Report nothing from it.
   ADDR[A_USER_START] = -1;
   ADDR[A_USER_END] = -1;

@@ -123,6 +123,8 @@ t.test('call-limit sample: the next call beyond maxConcurrentCalls is dropped (n
   const j = new Judge(engineFor(configWith()));
   for (let i = 0; i < max; i++) t.equal(j.udp('198.51.100.7', variant(msg, i, { callId: true }), 1000 + i).verdict, VERDICT_ACCEPT_WATCH, `call ${i + 1} of ${max}`);
   t.equal(j.udp('198.51.100.7', variant(msg, 0, { callId: true }), 1100).verdict, VERDICT_ACCEPT_WATCH, 'a retransmission of an open call is not a new call');
+  const reinvite = variant(msg, max + 50, { callId: true }).replace(/(\r\nTo: <[^>]*>)/, '$1;tag=pbx9');
+  t.equal(j.udp('198.51.100.7', reinvite, 1150).verdict, VERDICT_ACCEPT_WATCH, 'an INVITE inside a dialog (To tag) is not a new call');
   const over = j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1200);
   t.equal(over.verdict, VERDICT_DROP);
   t.equal(over.ruleId, 'call-limit');

@@ -458,3 +458,26 @@ t.test('offsets, ranges and reuse', async (t) => {
     t.equal(msg.reason, 'bad-range');
   }
 });
+
+t.test('toHasTag: a tag parameter after the To address (RFC 3261 §12.2.1.1), nowhere else', async (t) => {
+  const cases: Array<[string, boolean]> = [
+    ['To: <sip:alice@example.com>', false],
+    ['To: <sip:alice@example.com>;tag=a6c85cf', true],
+    ['To: "Alice" <sip:alice@example.com> ; TAG = x', true],
+    ['t: <sip:alice@example.com>;tag=1', true],
+    ['To: <sip:alice@example.com;tag=inside-uri>', false],
+    ['To: "a;tag=1" <sip:alice@example.com>', false],
+    ['To: Alice <sip:alice@example.com>;foo=1;tag=2', true],
+    ['To: <sip:alice@example.com>;tagx=1', false],
+    ['To: sip:alice@example.com;tag=88', true],
+    ['To: sip:alice@example.com', false],
+  ];
+  for (const [line, tagged] of cases) {
+    t.equal(parse(`INVITE sip:alice@example.com SIP/2.0\r\n${line}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n`), PARSE_OK, line);
+    t.equal(msg.toHasTag, tagged, line);
+  }
+  t.equal(parse('INVITE sip:alice@example.com SIP/2.0\r\nCall-ID: c\r\n\r\n'), PARSE_OK);
+  t.equal(msg.toHasTag, false, 'no To at all');
+  t.equal(parse(`INVITE sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\n\r\n`), PARSE_OK);
+  t.equal(msg.toHasTag, false, 'the first To counts');
+});
