@@ -277,7 +277,7 @@ export class Engine {
         if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
       }
       // A call starts with an INVITE outside a dialog (no To tag, RFC 3261 §12.1); re-INVITEs are not new calls.
-      if (callLimit && msg.callIdStart >= 0 && !this.inDialog(msg)) {
+      if (callLimit && msg.callIdStart >= 0 && !msg.toHasTag) {
         if (!b.calls.admit(key, call, now, now + r.toll.callMs, r.toll.maxConcurrentCalls)) {
           return this.merge(d, VERDICT_DROP, R_CALL_LIMIT, 'call-limit');
         }
@@ -305,11 +305,6 @@ export class Engine {
       if (credentials || (callLimit && msg.method === M_INVITE)) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
     }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
-  }
-
-  /** A request inside a dialog: its To carries a tag (RFC 3261 §12.2.1.1). */
-  private inDialog(msg: SipMessage): boolean {
-    return msg.toHasTag;
   }
 
   /**

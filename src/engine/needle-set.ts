@@ -89,8 +89,9 @@ export class NeedleSet {
         }
       }
     }
-    // Column 0 (a byte in no needle) has no goto edge anywhere, so the
-    // table sends it to the root from every state: nothing matches across it.
+    // (Column 0, a byte in no needle, has no goto edge anywhere, so the
+    // table sends it to the root from every state: nothing matches across it.)
+    // Targets where a needle ends are stored negated (see `next`).
     for (let i = 0; i < next.length; i++) if (outs[next[i]!]!.length > 0) next[i] = ~next[i]!;
     this.next = next;
     this.outStart = new Int32Array(states + 1);
