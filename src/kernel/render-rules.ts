@@ -134,8 +134,11 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
   if (opts.banScope === 'all') {
     lines.push(`-A ${BAN_CHAIN} -m set --match-set ${set} src -j DROP`);
   } else {
+    // The port before the set: matches run in the order written, and the
+    // port is a native nft payload compare while the set is an xt_set
+    // lookup, so RTP and the host's other traffic never pay the lookup.
     for (const proto of ['udp', 'tcp']) {
-      lines.push(`-A ${BAN_CHAIN} -p ${proto} -m set --match-set ${set} src -m ${proto} ${dports} -j DROP`);
+      lines.push(`-A ${BAN_CHAIN} -p ${proto} -m ${proto} ${dports} -m set --match-set ${set} src -j DROP`);
     }
   }
   lines.push(...jumpLines('PREROUTING', BAN_JUMP, jumps.ban), 'COMMIT');

@@ -80,7 +80,7 @@ t.test('install twice: one copy of everything', async (t) => {
     t.equal(count(s, ':SIPWALL - [0:0]'), 1);
   }
   t.ok(twice.v4.includes('-A SIPWALL -p udp -m udp --dport 5060:5082 -j NFQUEUE --queue-num 210 --queue-bypass'));
-  t.ok(twice.v6.includes('-A SIPWALL-BAN -p udp -m set --match-set sipwall-ban6 src -m udp --dport 5060:5082 -j DROP'));
+  t.ok(twice.v6.includes('-A SIPWALL-BAN -p udp -m udp --dport 5060:5082 -m set --match-set sipwall-ban6 src -j DROP'));
   t.same(twice.sets, ['sipwall-ban4', 'sipwall-ban6']);
 
   const state = await findInstalled(ns.runner);

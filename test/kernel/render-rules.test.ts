@@ -20,8 +20,8 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
     t.same(raw, [
       '*raw',
       ':SIPWALL-BAN - [0:0]',
-      `-A SIPWALL-BAN -p udp -m set --match-set ${set} src -m udp --dport 5060:5082 -j DROP`,
-      `-A SIPWALL-BAN -p tcp -m set --match-set ${set} src -m tcp --dport 5060:5082 -j DROP`,
+      `-A SIPWALL-BAN -p udp -m udp --dport 5060:5082 -m set --match-set ${set} src -j DROP`,
+      `-A SIPWALL-BAN -p tcp -m tcp --dport 5060:5082 -m set --match-set ${set} src -j DROP`,
       '-I PREROUTING 1 -j SIPWALL-BAN',
       'COMMIT',
     ]);
