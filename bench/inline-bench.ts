@@ -14,6 +14,9 @@
 //
 // Setups (the rules of each are in the functions below):
 //   a   no filter
+//   a-ct  no filter, conntrack switched on as in g-ct: a host whose other
+//       rules already track connections (most firewalls do), the floor
+//       for (f), whose connmark needs conntrack
 //   b   the classic iptables recipe sipwall replaces (raw table, -m string,
 //       -m recent whitelist, REGISTER rate limit by hashlimit)
 //   c   npm `nfqueue` (NAN addon, one JS callback per packet), accept all
@@ -67,7 +70,7 @@ const PORTS = '5060:5082';
 const QUEUE = 5060;
 const BARE_SET = 'swb-ban4';
 
-const SETUP_IDS = ['a', 'b', 'c', 'g', 'g-ct', 'd', 'e', 'f', 'd-ans', 'd-ans-off', 'd-ans-cred', 'ban-sipwall', 'ban-bare'] as const;
+const SETUP_IDS = ['a', 'a-ct', 'b', 'c', 'g', 'g-ct', 'd', 'e', 'f', 'd-ans', 'd-ans-off', 'd-ans-cred', 'ban-sipwall', 'ban-bare'] as const;
 type SetupId = (typeof SETUP_IDS)[number];
 
 interface Params {
@@ -455,6 +458,14 @@ interface Filter {
   extra?(): Promise<Record<string, unknown>>;
 }
 
+/**
+ * The rule sipwall installs (src/kernel/render-rules.ts), alone: any
+ * connmark user makes the kernel track connections in the namespace.
+ */
+function conntrackOn(ns: string): void {
+  nsRun(ns, ['iptables', '-t', 'security', '-A', 'INPUT', '-m', 'mark', '--mark', '0x5157/0x5157', '-j', 'CONNMARK', '--set-xmark', '0x5157/0x5157']);
+}
+
 function noFilter(): Filter {
   return {
     pid: () => null,
@@ -525,11 +536,7 @@ async function npmNfqueue(ctx: Ctx): Promise<Filter> {
 async function cConsumer(ctx: Ctx, conntrack: boolean): Promise<Filter> {
   const p = ctx.params;
   queueRuleInstall(ctx.pair.server);
-  if (conntrack) {
-    // The rule sipwall installs (src/kernel/render-rules.ts): any connmark
-    // user makes the kernel track connections in this namespace.
-    nsRun(ctx.pair.server, ['iptables', '-t', 'security', '-A', 'INPUT', '-m', 'mark', '--mark', '0x5157/0x5157', '-j', 'CONNMARK', '--set-xmark', '0x5157/0x5157']);
-  }
+  if (conntrack) conntrackOn(ctx.pair.server);
   let proc: Proc | null = null;
   return {
     pid: () => proc?.pid ?? null,
@@ -802,6 +809,10 @@ async function runSetup(p: Params, id: SetupId, dir: string, tt: Templates): Pro
       case 'a':
         filter = noFilter();
         break;
+      case 'a-ct':
+        conntrackOn(pair.server);
+        filter = noFilter();
+        break;
       case 'b':
         filter = classicRules(pair.server, p);
         break;
@@ -901,6 +912,7 @@ function stat(xs: Array<number | null | undefined>): Stat | null {
 
 const LABELS: Record<SetupId, string> = {
   a: '(a) no filter',
+  'a-ct': '(a) + conntrack',
   b: '(b) iptables recipe',
   c: '(c) npm nfqueue',
   g: '(g) nfq-consumer.c',
@@ -927,6 +939,7 @@ const TARGETS: Array<{ name: string; num: SetupId; den: SetupId; min: number | n
   { name: '(d)/(g)', num: 'd', den: 'g', min: 1.0, field: 'inspectedPps' },
   { name: '(e)/(d)', num: 'e', den: 'd', min: 1.5, field: 'inspectedPps' },
   { name: '(f)/(a)', num: 'f', den: 'a', min: 0.8, field: 'inspectedPps' },
+  { name: '(f)/(a + conntrack)', num: 'f', den: 'a-ct', min: null, field: 'inspectedPps' },
   { name: 'answers: cpu/pkt unwatched/watched', num: 'd-ans', den: 'd-ans-off', min: 0.9, field: 'latCpuInverse' },
   { name: 'answers read (401 to credentials): cpu/pkt', num: 'd-ans-cred', den: 'd-ans-off', min: null, field: 'latCpuInverse' },
   { name: 'banned sipwall/bare', num: 'ban-sipwall', den: 'ban-bare', min: 0.9, field: 'banDropPps' },
