@@ -23,6 +23,10 @@
 //   g   bench/nfq-consumer.c, one recv and one verdict per packet
 //   g-ct  the same with conntrack switched on by sipwall's own security-table
 //       CONNMARK rule (sipwall always has it): how much of (d)-(g) is conntrack
+//   g-batch  nfq-consumer.c --batch: recvmmsg + one batch verdict per
+//       wake-up, as sipwall's addon batches, with nothing else: what
+//       batching alone buys over (g), the ceiling (d) approaches as its
+//       JavaScript gets cheaper
 //   d   sipwall, full JS inspection (untrusted legit REGISTERs)
 //   e   sipwall, sources trusted first: answered by the native hot table
 //   f   sipwall, trusted flows skip the queue (trustSkipQueue: true)
@@ -70,7 +74,7 @@ const PORTS = '5060:5082';
 const QUEUE = 5060;
 const BARE_SET = 'swb-ban4';
 
-const SETUP_IDS = ['a', 'a-ct', 'b', 'c', 'g', 'g-ct', 'd', 'e', 'f', 'd-ans', 'd-ans-off', 'd-ans-cred', 'ban-sipwall', 'ban-bare'] as const;
+const SETUP_IDS = ['a', 'a-ct', 'b', 'c', 'g', 'g-ct', 'g-batch', 'd', 'e', 'f', 'd-ans', 'd-ans-off', 'd-ans-cred', 'ban-sipwall', 'ban-bare'] as const;
 type SetupId = (typeof SETUP_IDS)[number];
 
 interface Params {
@@ -532,8 +536,12 @@ async function npmNfqueue(ctx: Ctx): Promise<Filter> {
   };
 }
 
-/** Setup (g): bench/nfq-consumer.c; it reports its count only when it exits, so it runs once per phase. */
-async function cConsumer(ctx: Ctx, conntrack: boolean): Promise<Filter> {
+/**
+ * Setups (g), (g-ct), (g-batch): bench/nfq-consumer.c, batching `batch`
+ * datagrams per wake-up (0: one recv and one verdict per packet). It
+ * reports its count only when it exits, so it runs once per phase.
+ */
+async function cConsumer(ctx: Ctx, conntrack: boolean, batch: number): Promise<Filter> {
   const p = ctx.params;
   queueRuleInstall(ctx.pair.server);
   if (conntrack) conntrackOn(ctx.pair.server);
@@ -544,7 +552,7 @@ async function cConsumer(ctx: Ctx, conntrack: boolean): Promise<Filter> {
     queueRule: ['mangle', '-j NFQUEUE', '-p udp'],
     handled: async () => null,
     beginPhase: async () => {
-      proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, [join(HELPERS, 'nfq-consumer'), String(QUEUE)], p.pin)]);
+      proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, [join(HELPERS, 'nfq-consumer'), ...(batch > 0 ? ['--batch', String(batch)] : []), String(QUEUE)], p.pin)]);
       // It prints nothing when bound: wait until the kernel lists the queue.
       for (let i = 0; i < 100; i++) {
         if (nsRun(ctx.pair.server, ['cat', '/proc/net/netfilter/nfnetlink_queue']).split('\n').some((l) => Number(l.trim().split(/\s+/)[0]) === QUEUE)) return;
@@ -821,7 +829,10 @@ async function runSetup(p: Params, id: SetupId, dir: string, tt: Templates): Pro
         break;
       case 'g':
       case 'g-ct':
-        filter = await cConsumer(ctx, id === 'g-ct');
+        filter = await cConsumer(ctx, id === 'g-ct', 0);
+        break;
+      case 'g-batch':
+        filter = await cConsumer(ctx, false, p.batch);
         break;
       case 'd':
         filter = await sipwall(ctx, false);
@@ -917,6 +928,7 @@ const LABELS: Record<SetupId, string> = {
   c: '(c) npm nfqueue',
   g: '(g) nfq-consumer.c',
   'g-ct': '(g) + conntrack',
+  'g-batch': '(g) batched C',
   d: '(d) sipwall JS',
   e: '(e) sipwall hot table',
   f: '(f) sipwall skip queue',
@@ -937,6 +949,8 @@ const TARGETS: Array<{ name: string; num: SetupId; den: SetupId; min: number | n
   { name: '(d)/(c)', num: 'd', den: 'c', min: 2, field: 'inspectedPps' },
   { name: '(d)/(b)', num: 'd', den: 'b', min: 1.3, field: 'inspectedPps' },
   { name: '(d)/(g)', num: 'd', den: 'g', min: 1.0, field: 'inspectedPps' },
+  { name: '(g batched)/(g)', num: 'g-batch', den: 'g', min: null, field: 'inspectedPps' },
+  { name: '(d)/(g batched)', num: 'd', den: 'g-batch', min: null, field: 'inspectedPps' },
   { name: '(e)/(d)', num: 'e', den: 'd', min: 1.5, field: 'inspectedPps' },
   { name: '(f)/(a)', num: 'f', den: 'a', min: 0.8, field: 'inspectedPps' },
   { name: '(f)/(a + conntrack)', num: 'f', den: 'a-ct', min: null, field: 'inspectedPps' },
