@@ -43,5 +43,5 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/build/Release/sipwall_nfq.node ./build/Release/sipwall_nfq.node
 COPY --from=build /src/dist/src ./dist/src
 COPY rules ./rules
-ENTRYPOINT ["node", "/opt/sipwall/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--no-memory-reducer", "/opt/sipwall/dist/src/cli/main.js"]
 CMD ["start"]

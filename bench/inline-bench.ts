@@ -599,7 +599,7 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true, a
       '',
     ].join('\n'),
   );
-  const proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, ['node', ...p.sipwallNodeArgs, SIPWALL_BIN, 'start', '--config', cfg], p.pin)]);
+  const proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, ['node', '--no-memory-reducer', ...p.sipwallNodeArgs, SIPWALL_BIN, 'start', '--config', cfg], p.pin)]);
   if ((await proc.waitLine((l) => l.includes('"event":"start"'), 30_000)) === null) {
     await proc.stop(2000);
     throw new Error(`sipwall did not start: ${proc.lines.slice(-5).join('\n')} ${proc.stderr}`);

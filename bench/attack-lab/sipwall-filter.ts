@@ -43,7 +43,7 @@ function ruleCount(save: string, ...parts: string[]): number {
 export async function startSipwall(topo: Topology, dir: string, logFile: string, signatures: boolean): Promise<Filter> {
   const cfg = join(dir, 'sipwall.yaml');
   writeFileSync(cfg, sipwallConfig(dir, signatures));
-  const proc = new Proc(topo.argv('pbx', pinned('pbx', ['node', SIPWALL_BIN, 'start', '--config', cfg])));
+  const proc = new Proc(topo.argv('pbx', pinned('pbx', ['node', '--no-memory-reducer', SIPWALL_BIN, 'start', '--config', cfg])));
   const log: string[] = [];
   proc.onLine((l) => {
     if (log.length < 5000) log.push(l);

@@ -2,29 +2,43 @@
 // JS thread is a pause of the SIP traffic (the native fast path runs on the
 // same thread, between JS callbacks).
 //
-// V8's memory reducer starts a full collection some seconds after the
-// allocation rate drops (--gc-memory-reducer-start-delay-ms, 8 s), to give
-// memory back. It finalizes after a short incremental phase and does the
-// rest of the marking in one atomic pause: on this project's heap (about
-// 47 MB, mostly the LRUs' preallocated key and value arrays) that pause
-// measured 12-15 ms, twice in a row, on the test machine: the p99 stalls of
-// bench setup (e). A filter's heap is sized by its caps, not by its load, so
-// there is little to give back; the collections V8 runs as the heap grows
-// (incremental, concurrent) stay on.
+// V8's memory reducer arms itself after every full collection and, some
+// seconds later (8 s, then 8 s again while the allocation rate is high),
+// starts a memory-reducing full collection if JS has gone quiet: exactly
+// what a filter whose traffic is answered in C looks like. On this
+// project's heap (about 36 MB, mostly the LRUs' preallocated key and value
+// arrays) such a collection paused the thread 9-15 ms. A filter's heap is
+// sized by its caps, not by its load, so there is little to give back.
 //
-// --no-memory-reducer is not allowed in NODE_OPTIONS and sipwall is started
-// as `node dist/src/cli/main.js`, so it is set here, before the engine's
-// tables are allocated. Set at run time, that flag alone did not stop the
-// reducer (measured: a 12 ms reducing collection 24 s in); its start delay,
-// read each time a cycle is armed, did (none in 40 s, longest loop delay
-// 4.8 ms, from young-generation collections). Both are set.
+// The reducer exists only if V8 starts with it: Heap::SetUp creates it when
+// --memory-reducer is on, and nothing removes it later. Setting
+// --no-memory-reducer or a long --gc-memory-reducer-start-delay-ms at run
+// time (v8.setFlagsFromString) was measured not to help: an idle
+// `sipwall start` still ran two reducing collections 16 s in (13 and 9 ms),
+// and none in 25 s when node was started with the flag. Node refuses the
+// flag in NODE_OPTIONS, so it goes on node's command line: the `sipwall`
+// command's shebang carries it, the documented commands and the Dockerfile
+// pass it, and `start` warns when it is missing.
 
-import { setFlagsFromString } from 'node:v8';
+/** The node option that keeps V8's memory reducer from being created. */
+export const NO_MEMORY_REDUCER = '--no-memory-reducer';
 
-/** A day: longer than any run between two allocation bursts that would re-arm it. */
-const REDUCER_DELAY_MS = 86_400_000;
+/** Whether this process was started with the memory reducer off. */
+export function memoryReducerOff(execArgv: readonly string[] = process.execArgv): boolean {
+  // Later options win in V8's flag parsing: the last mention decides.
+  for (let i = execArgv.length - 1; i >= 0; i--) {
+    const a = execArgv[i]!;
+    if (a === NO_MEMORY_REDUCER || a === '--no_memory_reducer') return true;
+    if (a === '--memory-reducer' || a === '--memory_reducer') return false;
+  }
+  return false;
+}
 
-export function tuneGcForLatency(): void {
-  setFlagsFromString('--no-memory-reducer');
-  setFlagsFromString(`--gc-memory-reducer-start-delay-ms=${REDUCER_DELAY_MS}`);
+/** The warning `start` logs when the reducer is on, or null. */
+export function gcWarning(execArgv: readonly string[] = process.execArgv): string | null {
+  if (memoryReducerOff(execArgv)) return null;
+  return (
+    `node was started without ${NO_MEMORY_REDUCER}: V8's memory reducer may pause packet handling for 10-20 ms ` +
+    `when traffic goes quiet; run the sipwall command, or node ${NO_MEMORY_REDUCER} dist/src/cli/main.js`
+  );
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 // The `sipwall` command: one table of subcommands, one place that turns
 // errors into a one-line message and an exit status (src/errors.ts).
 

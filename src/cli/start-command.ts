@@ -29,7 +29,7 @@ import { loadConfigAsync } from '../rules/load-config-async.js';
 import { kernelOptions, queueOptions } from './inline-options.js';
 import { startControlServer, stopControlServer } from './control-server.js';
 import { controlHandler } from './inline-control.js';
-import { tuneGcForLatency } from './gc-tuning.js';
+import { gcWarning } from './gc-tuning.js';
 import { Logger } from './logger.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -63,8 +63,9 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   const source = configSource(values, 'start');
   const loaded = loadConfig(source);
   checkPrivilege();
-  tuneGcForLatency(); // before the engine's tables exist
   const log = new Logger();
+  const gc = gcWarning();
+  if (gc !== null) log.warn('gc-memory-reducer', { message: gc });
   for (const w of loaded.warnings) log.warn('config-warning', { message: w });
   const kopts = kernelOptions(loaded.config);
   const engine = new Engine(compileRules(loaded.config));

@@ -24,6 +24,7 @@ t.test('the unit restarts on failure, keeps state, and holds only the capabiliti
   t.equal(keys.get('CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_RAW');
   t.equal(keys.get('NoNewPrivileges'), 'yes');
   t.match(keys.get('ExecStart'), /dist\/src\/cli\/main\.js start$/);
+  t.match(keys.get('ExecStart'), /\/node --no-memory-reducer /, 'node starts without the memory reducer (src/cli/gc-tuning.ts)');
   t.match(keys.get('ExecReload'), /kill -HUP \$MAINPID/);
   const defaults = readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8');
   t.match(defaults, /stateFile: \/var\/lib\/sipwall\//, 'the default state file is inside StateDirectory');

@@ -126,6 +126,7 @@ t.test('a normal stop leaves no rule or set behind', async (t) => {
   t.equal(norm(lab.pair.host.save(6)), norm(before6), 'IPv6 ruleset as before');
   t.same(lab.pair.host.ipsetNames(), [], 'no ipset left');
   t.ok(sw.events().some((e) => e['event'] === 'stop'), 'stop logged');
+  t.notOk(sw.events().some((e) => e['event'] === 'gc-memory-reducer'), 'started with --no-memory-reducer: no GC warning');
 });
 
 t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the rules', async (t) => {

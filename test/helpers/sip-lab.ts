@@ -107,7 +107,7 @@ export class SipLab {
     if (!/^control:/m.test(text)) text += `\ncontrol: {socket: ${this.controlSocket}, group: ""}\n`;
     writeFileSync(cfg, text);
     this.lastConfig = cfg;
-    const child = this.pair.host.spawn(['node', BIN, 'start', '--config', cfg, ...args]);
+    const child = this.pair.host.spawn(['node', '--no-memory-reducer', BIN, 'start', '--config', cfg, ...args]);
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const lines = new Lines(child);

@@ -102,6 +102,7 @@ t.test('a metrics port in use stops sipwall start before any kernel change; metr
   t.equal(r.status, 78, `exit 78 (EX_CONFIG): ${r.stderr}`);
   t.match(r.stderr, /^sipwall: metrics\.listen: cannot listen on 127\.0\.0\.1:9467: the address is in use/);
   t.equal(r.stderr.trim().split('\n').length, 1, 'in one line');
+  t.match(r.stdout, /"event":"gc-memory-reducer"/, 'node started without --no-memory-reducer: start warns (src/cli/gc-tuning.ts)');
   t.equal(lab.pair.host.save(4), before4, 'no iptables rule installed');
   t.equal(lab.pair.host.save(6), before6, 'no ip6tables rule installed');
   t.same(lab.pair.host.ipsetNames(), [], 'no ipset created');
