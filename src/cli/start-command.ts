@@ -29,7 +29,7 @@ import { loadConfigAsync } from '../rules/load-config-async.js';
 import { kernelOptions, queueOptions } from './inline-options.js';
 import { startControlServer, stopControlServer } from './control-server.js';
 import { controlHandler } from './inline-control.js';
-import { gcWarning } from './gc-tuning.js';
+import { collectBeforeInline, gcWarning } from './gc-tuning.js';
 import { Logger } from './logger.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -100,6 +100,7 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   const loop = new VerdictLoop(engine, hot, banSink, log);
   // Listening before the queue and the rules: a metrics port in use stops the start with nothing to undo.
   const metrics = await startInlineMetrics(loaded.config.metrics, { engine, loop, queue: () => queue, queueNum: kopts.queueNum });
+  collectBeforeInline(); // the engine's tables exist, no packet is queued yet
   try {
     queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
     const installed = await installRules(kopts);

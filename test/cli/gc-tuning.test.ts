@@ -42,3 +42,13 @@ t.test('the sipwall command, the image and the README start node with the flag',
   const inline = readme.split('\n').find((l) => l.includes('main.js start --defaults'));
   t.match(inline, /node --no-memory-reducer dist\/src\/cli\/main\.js start --defaults/, 'the first-screen command');
 });
+
+t.test('collectBeforeInline runs a full collection in a process started without --expose-gc', async (t) => {
+  const probe = `import(${JSON.stringify(TUNING)}).then((m) => { console.log('before'); m.collectBeforeInline(); console.log('after'); })`;
+  const r = spawnSync(process.execPath, ['--trace-gc', '-e', probe], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const between = lines.slice(lines.indexOf('before'), lines.indexOf('after'));
+  t.ok(lines.includes('before') && lines.includes('after'), r.stdout);
+  t.ok(between.some((l) => /Mark-Compact/.test(l)), `a Mark-Compact between the two marks:\n${between.join('\n')}`);
+});
