@@ -58,6 +58,7 @@ import { parse as parseYaml } from 'yaml';
 import { cleanupSync, deleteNamespace, installCleanupHandlers, reapStale, trackNamespace, trackTmpDir } from './lib/cleanup.js';
 import { metricSum } from './lib/metric-sum.js';
 import { Proc } from './lib/proc.js';
+import { NO_MEMORY_REDUCER } from '../src/cli/gc-tuning.js';
 
 // ---------------------------------------------------------------- parameters
 
@@ -599,7 +600,7 @@ async function sipwall(ctx: Ctx, trustSkipQueue: boolean, watchAnswers = true, a
       '',
     ].join('\n'),
   );
-  const proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, ['node', '--no-memory-reducer', ...p.sipwallNodeArgs, SIPWALL_BIN, 'start', '--config', cfg], p.pin)]);
+  const proc = new Proc(['ip', 'netns', 'exec', ctx.pair.server, ...pinned(p.filterCpu, ['node', NO_MEMORY_REDUCER, ...p.sipwallNodeArgs, SIPWALL_BIN, 'start', '--config', cfg], p.pin)]);
   if ((await proc.waitLine((l) => l.includes('"event":"start"'), 30_000)) === null) {
     await proc.stop(2000);
     throw new Error(`sipwall did not start: ${proc.lines.slice(-5).join('\n')} ${proc.stderr}`);

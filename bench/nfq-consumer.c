@@ -102,6 +102,29 @@ static int bind_queue(uint16_t queue_num)
 	return mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -1 : 0;
 }
 
+/* One recv() and one verdict (sent from queue_cb) per packet. */
+static int run_per_packet(char *buf, size_t bufsize, unsigned long long max)
+{
+	unsigned int portid = mnl_socket_get_portid(nl);
+
+	while (!stop && (max == 0 || packets < max)) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, bufsize);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) /* packets lost in the kernel: go on */
+				continue;
+			perror("nfq-consumer: recv");
+			return 1;
+		}
+		if (mnl_cb_run(buf, (size_t)n, 0, portid, queue_cb, NULL) < 0) {
+			perror("nfq-consumer: mnl_cb_run");
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* --batch: one recvmmsg() per wake-up, one batch verdict per wake-up. */
 static int run_batched(uint16_t queue_num, char *buf, size_t bufsize, unsigned int nslots,
 		       unsigned long long max)
@@ -224,27 +247,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "nfq-consumer: binding queue %lu: %s\n", q, strerror(errno));
 		return 1;
 	}
-	if (nslots > 0) {
-		batching = 1;
-		if (run_batched((uint16_t)q, buf, bufsize, (unsigned int)nslots, max) != 0)
-			return 1;
-	}
-	unsigned int portid = mnl_socket_get_portid(nl);
-	while (!batching && !stop && (max == 0 || packets < max)) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, bufsize);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) /* packets lost in the kernel: go on */
-				continue;
-			perror("nfq-consumer: recv");
-			return 1;
-		}
-		if (mnl_cb_run(buf, (size_t)n, 0, portid, queue_cb, NULL) < 0) {
-			perror("nfq-consumer: mnl_cb_run");
-			return 1;
-		}
-	}
+	batching = nslots > 0;
+	if ((batching ? run_batched((uint16_t)q, buf, bufsize, (unsigned int)nslots, max)
+		      : run_per_packet(buf, bufsize, max)) != 0)
+		return 1;
 	printf("packets %llu\n", packets);
 	if (mnl_socket_close(nl) != 0) {
 		perror("nfq-consumer: close");

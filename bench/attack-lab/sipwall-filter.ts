@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
+import { NO_MEMORY_REDUCER } from '../../src/cli/gc-tuning.js';
 import { SECRET_HOST, SIPWALL_BIN, pinned } from './lab-constants.js';
 import { metricSum } from '../lib/metric-sum.js';
 import { Proc } from '../lib/proc.js';
@@ -43,7 +44,7 @@ function ruleCount(save: string, ...parts: string[]): number {
 export async function startSipwall(topo: Topology, dir: string, logFile: string, signatures: boolean): Promise<Filter> {
   const cfg = join(dir, 'sipwall.yaml');
   writeFileSync(cfg, sipwallConfig(dir, signatures));
-  const proc = new Proc(topo.argv('pbx', pinned('pbx', ['node', '--no-memory-reducer', SIPWALL_BIN, 'start', '--config', cfg])));
+  const proc = new Proc(topo.argv('pbx', pinned('pbx', ['node', NO_MEMORY_REDUCER, SIPWALL_BIN, 'start', '--config', cfg])));
   const log: string[] = [];
   proc.onLine((l) => {
     if (log.length < 5000) log.push(l);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPair, Lines, pollUntil, type NsPair, type Teardown } from './kernel-ns.js';
+import { NO_MEMORY_REDUCER } from '../../src/cli/gc-tuning.js';
 
 export { HOST4, HOST6, PEER_A4, PEER_A6, PEER_B4, PEER_B6 } from './kernel-ns.js';
 
@@ -107,7 +108,7 @@ export class SipLab {
     if (!/^control:/m.test(text)) text += `\ncontrol: {socket: ${this.controlSocket}, group: ""}\n`;
     writeFileSync(cfg, text);
     this.lastConfig = cfg;
-    const child = this.pair.host.spawn(['node', '--no-memory-reducer', BIN, 'start', '--config', cfg, ...args]);
+    const child = this.pair.host.spawn(['node', NO_MEMORY_REDUCER, BIN, 'start', '--config', cfg, ...args]);
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const lines = new Lines(child);
