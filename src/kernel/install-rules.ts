@@ -6,8 +6,8 @@
 // creates the chain, or flushes it when it exists (iptables-restore's
 // documented --noflush behaviour for user chains), which is how rules left by
 // a crashed run are replaced rather than duplicated. Restore has no "-C", so
-// the jumps are counted in iptables-save output first and the script inserts
-// one only when none is present (and deletes duplicates).
+// our jumps are read from iptables-save output first, and the script deletes
+// them by their spec and inserts the one wanted, in the same transaction.
 
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER } from './command-runner.js';
@@ -22,7 +22,7 @@ import {
   type KernelOptions,
   type KernelOptionsInput,
 } from './kernel-options.js';
-import { BAN_JUMP, MARK_JUMP, OUT_JUMP, QUEUE_JUMP, renderFamily, renderSetCreate, type Family, type JumpCounts } from './render-rules.js';
+import { renderFamily, renderSetCreate, type Family, type PresentJumps } from './render-rules.js';
 
 export interface InstallReport {
   /** Our chains or jumps were already present (a crashed or still-running earlier start) and were replaced. */
@@ -61,24 +61,24 @@ export function renderRemoval(f: FamilyInstall | null): string {
   if (f === null) return '';
   const lines: string[] = [];
   // Per table: every jump to a chain goes before the chain itself (-X refuses a referenced chain).
-  const section = (table: string, chains: Array<{ chain: string; present: boolean; jumps: Array<[hook: string, jump: string, n: number]> }>): void => {
+  const section = (table: string, chains: Array<{ chain: string; present: boolean; jumps: Array<[hook: string, specs: string[]]> }>): void => {
     const body: string[] = [];
-    for (const c of chains) for (const [hook, jump, n] of c.jumps) for (let i = 0; i < n; i++) body.push(`-D ${hook} ${jump}`);
+    for (const c of chains) for (const [hook, specs] of c.jumps) for (const spec of specs) body.push(`-D ${hook} ${spec}`);
     for (const c of chains) if (c.present) body.push(`-F ${c.chain}`, `-X ${c.chain}`);
     if (body.length > 0) lines.push(`*${table}`, ...body, 'COMMIT');
   };
-  section('raw', [{ chain: BAN_CHAIN, present: f.banChain !== null, jumps: [['PREROUTING', BAN_JUMP, f.banJumps]] }]);
+  section('raw', [{ chain: BAN_CHAIN, present: f.banChain !== null, jumps: [['PREROUTING', f.banJumps]] }]);
   section('mangle', [
-    { chain: QUEUE_CHAIN, present: f.queueChain !== null, jumps: [['INPUT', QUEUE_JUMP, f.queueJumps]] },
-    { chain: OUT_CHAIN, present: f.outChain !== null, jumps: [['OUTPUT', OUT_JUMP, f.outJumps]] },
+    { chain: QUEUE_CHAIN, present: f.queueChain !== null, jumps: [['INPUT', f.queueJumps]] },
+    { chain: OUT_CHAIN, present: f.outChain !== null, jumps: [['OUTPUT', f.outJumps]] },
   ]);
   section('security', [
-    { chain: MARK_CHAIN, present: f.markChain !== null, jumps: [['INPUT', MARK_JUMP, f.markJumps], ['OUTPUT', MARK_JUMP, f.markOutJumps]] },
+    { chain: MARK_CHAIN, present: f.markChain !== null, jumps: [['INPUT', f.markJumps], ['OUTPUT', f.markOutJumps]] },
   ]);
   return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }
 
-function jumpCounts(f: FamilyInstall): JumpCounts {
+function presentJumps(f: FamilyInstall): PresentJumps {
   return { ban: f.banJumps, queue: f.queueJumps, mark: f.markJumps, out: f.outJumps, markOut: f.markOutJumps };
 }
 
@@ -157,11 +157,11 @@ async function destroyUnreferenced(runner: CommandRunner, names: Iterable<string
  */
 async function restoreFamily(runner: CommandRunner, opts: KernelOptions, family: Family, f: FamilyInstall, report: InstallReport): Promise<void> {
   const argv = [RESTORE[family], ...RESTORE_ARGS];
-  const first = await runner.run(argv, { input: renderFamily(opts, family, jumpCounts(f)) });
+  const first = await runner.run(argv, { input: renderFamily(opts, family, presentJumps(f)) });
   if (first.code === 0) return;
   const error = (first.stderr.trim() || first.stdout.trim() || `exit status ${first.code}`).replace(/\s+/g, ' ');
   if (!(opts.watchAnswers && opts.answerPrefilter)) throw new KernelError(`${argv.join(' ')} failed: ${error}`);
-  await runner.check(argv, { input: renderFamily({ ...opts, answerPrefilter: false }, family, jumpCounts(f)) });
+  await runner.check(argv, { input: renderFamily({ ...opts, answerPrefilter: false }, family, presentJumps(f)) });
   report.prefilterFallback.push({ family, error });
 }
 
@@ -264,7 +264,7 @@ export async function removeRules(input: KernelOptionsInput | KernelOptions, run
     if (f.queueChain !== null) report.removedChains.push(`${tag}mangle ${QUEUE_CHAIN}`);
     if (f.markChain !== null) report.removedChains.push(`${tag}security ${MARK_CHAIN}`);
     if (f.outChain !== null) report.removedChains.push(`${tag}mangle ${OUT_CHAIN}`);
-    report.removedJumps += f.banJumps + f.queueJumps + f.markJumps + f.markOutJumps + f.outJumps;
+    report.removedJumps += f.banJumps.length + f.queueJumps.length + f.markJumps.length + f.markOutJumps.length + f.outJumps.length;
   }
   const names = new Set([opts.set4, opts.set6, ...state.v4.setsReferenced, ...(state.v6?.setsReferenced ?? [])]);
   for (const n of [...names]) names.add(n + SWAP_SUFFIX);

@@ -6,7 +6,7 @@
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
 import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN } from './kernel-options.js';
-import { BAN_JUMP, MARK_JUMP, OUT_JUMP, QUEUE_JUMP, type Family } from './render-rules.js';
+import type { Family } from './render-rules.js';
 
 export interface SavedTable {
   /** Chain name -> policy ('-' for user chains). */
@@ -43,20 +43,21 @@ export interface FamilyInstall {
   queueChain: string[] | null;
   /** Rules of SIPWALL-BAN in raw, or null when absent. */
   banChain: string[] | null;
-  /** Count of "-A INPUT -j SIPWALL" in mangle. */
-  queueJumps: number;
-  /** Count of "-A PREROUTING -j SIPWALL-BAN" in raw. */
-  banJumps: number;
+  // Our jumps, each as printed after "-A HOOK " (see OUR_JUMP).
+  /** mangle INPUT -> SIPWALL. */
+  queueJumps: string[];
+  /** raw PREROUTING -> SIPWALL-BAN. */
+  banJumps: string[];
   /** Rules of SIPWALL-MARK in security, or null when absent. */
   markChain: string[] | null;
-  /** Count of "-A INPUT -j SIPWALL-MARK" in security. */
-  markJumps: number;
-  /** Count of "-A OUTPUT -j SIPWALL-MARK" in security. */
-  markOutJumps: number;
+  /** security INPUT -> SIPWALL-MARK. */
+  markJumps: string[];
+  /** security OUTPUT -> SIPWALL-MARK. */
+  markOutJumps: string[];
   /** Rules of SIPWALL-OUT in mangle, or null when absent. */
   outChain: string[] | null;
-  /** Count of "-A OUTPUT -j SIPWALL-OUT" in mangle. */
-  outJumps: number;
+  /** mangle OUTPUT -> SIPWALL-OUT. */
+  outJumps: string[];
   /** Other rules that jump to our chains (not ours: removal refuses to break them). */
   foreignRefs: string[];
   /** Set names our SIPWALL-BAN chain matches. */
@@ -85,6 +86,19 @@ export interface InstalledState {
   present: boolean;
 }
 
+/**
+ * The jumps render-rules.ts writes, as iptables-save prints them back, for
+ * any marks: an earlier run's jump is recognised (and replaced) after the
+ * admin changed trustMark or trustSkipQueue. Anything else that jumps to our
+ * chains is somebody else's rule (foreignRefs).
+ */
+const OUR_JUMP: Record<string, RegExp> = {
+  [BAN_CHAIN]: new RegExp(`^-j ${BAN_CHAIN}$`),
+  [QUEUE_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${QUEUE_CHAIN}$`),
+  [OUT_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${OUT_CHAIN}$`),
+  [MARK_CHAIN]: new RegExp(`^(-m mark ! --mark 0x0(/0x[0-9a-f]+)? )?-j ${MARK_CHAIN}$`),
+};
+
 function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   const raw = tables.get('raw');
   const mangle = tables.get('mangle');
@@ -94,13 +108,18 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
     const head = `-A ${chain} `;
     return t.rules.filter((r) => r.startsWith(head)).map((r) => r.slice(head.length));
   };
-  const count = (t: SavedTable | undefined, line: string): number =>
-    t === undefined ? 0 : t.rules.filter((r) => r === line).length;
-  const foreign = (t: SavedTable | undefined, name: string, chain: string, ...ours: string[]): string[] =>
+  /** Specs of our jumps from `hook` to `chain`. */
+  const jumps = (t: SavedTable | undefined, hook: string, chain: string): string[] => {
+    const head = `-A ${hook} `;
+    return (t?.rules ?? []).filter((r) => r.startsWith(head) && OUR_JUMP[chain]!.test(r.slice(head.length))).map((r) => r.slice(head.length));
+  };
+  /** Rules jumping to `chain` that are not our jumps from one of `hooks`. */
+  const foreign = (t: SavedTable | undefined, name: string, chain: string, ...hooks: string[]): string[] =>
     t === undefined
       ? []
       : t.rules
-          .filter((r) => !ours.includes(r) && [` -j ${chain}`, ` -g ${chain}`].some((j) => r.endsWith(j) || r.includes(`${j} `)))
+          .filter((r) => [` -j ${chain}`, ` -g ${chain}`].some((j) => r.endsWith(j) || r.includes(`${j} `)))
+          .filter((r) => !hooks.some((h) => r.startsWith(`-A ${h} `) && OUR_JUMP[chain]!.test(r.slice(`-A ${h} `.length))))
           .map((r) => `${name}: ${r}`);
   const banChain = chainRules(raw, BAN_CHAIN);
   const sets = new Set<string>();
@@ -111,18 +130,18 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   return {
     queueChain: chainRules(mangle, QUEUE_CHAIN),
     banChain,
-    queueJumps: count(mangle, `-A INPUT ${QUEUE_JUMP}`),
-    banJumps: count(raw, `-A PREROUTING ${BAN_JUMP}`),
+    queueJumps: jumps(mangle, 'INPUT', QUEUE_CHAIN),
+    banJumps: jumps(raw, 'PREROUTING', BAN_CHAIN),
     markChain: chainRules(security, MARK_CHAIN),
-    markJumps: count(security, `-A INPUT ${MARK_JUMP}`),
-    markOutJumps: count(security, `-A OUTPUT ${MARK_JUMP}`),
+    markJumps: jumps(security, 'INPUT', MARK_CHAIN),
+    markOutJumps: jumps(security, 'OUTPUT', MARK_CHAIN),
     outChain: chainRules(mangle, OUT_CHAIN),
-    outJumps: count(mangle, `-A OUTPUT ${OUT_JUMP}`),
+    outJumps: jumps(mangle, 'OUTPUT', OUT_CHAIN),
     foreignRefs: [
-      ...foreign(security, 'security', MARK_CHAIN, `-A INPUT ${MARK_JUMP}`, `-A OUTPUT ${MARK_JUMP}`),
-      ...foreign(mangle, 'mangle', OUT_CHAIN, `-A OUTPUT ${OUT_JUMP}`),
-      ...foreign(raw, 'raw', BAN_CHAIN, `-A PREROUTING ${BAN_JUMP}`),
-      ...foreign(mangle, 'mangle', QUEUE_CHAIN, `-A INPUT ${QUEUE_JUMP}`),
+      ...foreign(security, 'security', MARK_CHAIN, 'INPUT', 'OUTPUT'),
+      ...foreign(mangle, 'mangle', OUT_CHAIN, 'OUTPUT'),
+      ...foreign(raw, 'raw', BAN_CHAIN, 'PREROUTING'),
+      ...foreign(mangle, 'mangle', QUEUE_CHAIN, 'INPUT'),
     ],
     setsReferenced: [...sets],
   };
@@ -132,7 +151,7 @@ export function familyPresent(f: FamilyInstall | null): boolean {
   return (
     f !== null &&
     (f.queueChain !== null || f.banChain !== null || f.markChain !== null || f.outChain !== null ||
-      f.queueJumps > 0 || f.banJumps > 0 || f.markJumps > 0 || f.markOutJumps > 0 || f.outJumps > 0)
+      f.queueJumps.length > 0 || f.banJumps.length > 0 || f.markJumps.length > 0 || f.markOutJumps.length > 0 || f.outJumps.length > 0)
   );
 }
 

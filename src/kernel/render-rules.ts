@@ -38,15 +38,26 @@
 // *security* table's INPUT (priority NF_IP_PRI_SECURITY = 50, after mangle
 // and filter) copies the mark bits to the connection: --set-xmark M/M (what
 // iptables-save prints for --or-mark M) sets our bits and keeps the admin's
-// other connmark bits. Later packets of that connection
-// then match the connmark RETURN in SIPWALL and skip the queue. The security
+// other connmark bits. Later packets of that connection then fail the
+// connmark test on the jump to SIPWALL and skip the queue. The security
 // table is otherwise used only by SELinux/secmark rules, which are untouched.
+//
+// Guarded jumps. The tests that decide whether a packet has business in a
+// chain of ours sit on the jump itself ("-m connmark ! --mark T/T -j
+// SIPWALL", "-m mark ! --mark 0x0/M -j SIPWALL-MARK"), not as a first
+// "-j RETURN" rule inside it: entering a user chain and returning from it is
+// what costs (nft_do_chain pushes and pops a jump frame and walks the
+// chain's rules). Measured with the inline bench's (f) setup, trusted
+// traffic skipping the queue: softirq time per packet 2,557 -> 2,312 ns, and
+// (f)/(a) 0.78 -> 0.82. The unmarked packets that are all but every packet
+// of the host (RTP included) now cost the security table one rule, not a
+// chain of two.
 //
 // Answers. With watchAnswers, what the PBX sends from the SIP ports is
 // queued too, from mangle OUTPUT through SIPWALL-OUT (--sport), to the same
 // queue, always with --queue-bypass (fail-open whatever failOpen says): the engine watches the answers (a 401 to a guessed password, a 404
 // to an enumerated user) and always accepts them. Trusted connections skip
-// it by the same connmark, and the security OUTPUT chain copies a trust
+// it at the same kind of guarded jump, and the security OUTPUT chain copies a trust
 // mark set on an answer (answers.trustAfterAuthSeconds) to its connection.
 // The chain and its jump exist either way (empty without watchAnswers), so
 // install and removal handle one shape.
@@ -88,21 +99,42 @@ export interface RenderedRules {
   ipset: string;
 }
 
-/** How many of our jumps each hook chain already holds, so install adds or removes until there is exactly one. */
-export interface JumpCounts {
-  ban: number;
-  queue: number;
-  mark: number;
-  out: number;
-  markOut: number;
+/**
+ * Our jumps each hook chain already holds, as iptables-save prints them after
+ * "-A HOOK " (installed-rules.ts recognises them, whatever mark an earlier
+ * run used): install deletes them all and inserts the one it wants, in the
+ * same transaction, so exactly one results and no packet sees a gap.
+ */
+export interface PresentJumps {
+  ban: readonly string[];
+  queue: readonly string[];
+  mark: readonly string[];
+  out: readonly string[];
+  markOut: readonly string[];
 }
 
-const FRESH: JumpCounts = { ban: 0, queue: 0, mark: 0, out: 0, markOut: 0 };
+const FRESH: PresentJumps = { ban: [], queue: [], mark: [], out: [], markOut: [] };
 
-export const BAN_JUMP = `-j ${BAN_CHAIN}`;
-export const QUEUE_JUMP = `-j ${QUEUE_CHAIN}`;
-export const MARK_JUMP = `-j ${MARK_CHAIN}`;
-export const OUT_JUMP = `-j ${OUT_CHAIN}`;
+/** "value/mask" as iptables-save prints a mark match (no "/mask" for a full mask). */
+function markSpec(value: number, mask: number): string {
+  return mask >>> 0 === 0xffffffff ? hex(value) : `${hex(value)}/${hex(mask >>> 0)}`;
+}
+
+/** The jump to SIPWALL-BAN: every packet; the chain's first matches are the ports. */
+export function banJump(): string {
+  return `-j ${BAN_CHAIN}`;
+}
+
+/** The jump to SIPWALL or SIPWALL-OUT: connections carrying the trust mark never enter (with trustSkipQueue). */
+export function queueJump(opts: KernelOptions, chain: typeof QUEUE_CHAIN | typeof OUT_CHAIN): string {
+  return opts.trustSkipQueue ? `-m connmark ! --mark ${markSpec(opts.trustMark, opts.trustMark)} -j ${chain}` : `-j ${chain}`;
+}
+
+/** The jump to SIPWALL-MARK: only packets carrying one of our mark bits. */
+export function markJump(opts: KernelOptions): string {
+  const mask = opts.watchAnswers && opts.answerPrefilter ? (opts.trustMark | opts.watchMark) >>> 0 : opts.trustMark;
+  return `-m mark ! --mark ${markSpec(0, mask)} -j ${MARK_CHAIN}`;
+}
 
 // xt_u32 values (32-bit big-endian reads of the datagram's first bytes),
 // written as iptables-save prints them back (lower-case hex, no spaces), so
@@ -117,15 +149,17 @@ const U32_FINAL_NOT_CHALLENGE = '0x333030:0x343030,0x343032:0x343036,0x343038:0x
 /** "BYE " or "CANC": a BYE or CANCEL request from the PBX (methods are case-sensitive, §7.1). */
 const U32_BYE_CANCEL = '0x42594520,0x43414e43';
 
-/** Lines that make `hook` hold exactly one `jump`, inserted first when absent. */
-function jumpLines(hook: string, jump: string, present: number): string[] {
-  if (present === 0) return [`-I ${hook} 1 ${jump}`];
-  // Duplicates left by an older crash: -D removes the first match each time.
-  return Array.from({ length: present - 1 }, () => `-D ${hook} ${jump}`);
+/**
+ * Lines that make `hook` hold exactly one `jump`, first: the ones present
+ * (an earlier run's, maybe with other marks, maybe duplicated by a crash)
+ * are deleted by their spec (-D removes the first match each time).
+ */
+function jumpLines(hook: string, jump: string, present: readonly string[]): string[] {
+  return [...present.map((j) => `-D ${hook} ${j}`), `-I ${hook} 1 ${jump}`];
 }
 
 /** The restore script for one family, given the jumps already in place. */
-export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCounts = FRESH): string {
+export function renderFamily(opts: KernelOptions, family: Family, jumps: PresentJumps = FRESH): string {
   const set = family === 4 ? opts.set4 : opts.set6;
   const dports = `--dport ${opts.ports.from}:${opts.ports.to}`;
   const lines: string[] = [];
@@ -141,24 +175,19 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
       lines.push(`-A ${BAN_CHAIN} -p ${proto} -m ${proto} ${dports} -m set --match-set ${set} src -j DROP`);
     }
   }
-  lines.push(...jumpLines('PREROUTING', BAN_JUMP, jumps.ban), 'COMMIT');
+  lines.push(...jumpLines('PREROUTING', banJump(), jumps.ban), 'COMMIT');
 
+  // With trustSkipQueue, trusted connections skip both chains at their jump
+  // (queueJump): mark/mark, trusted means all of our bits are set, whatever
+  // the admin keeps in the other bits of the conntrack mark.
   lines.push('*mangle', `:${QUEUE_CHAIN} - [0:0]`);
-  if (opts.trustSkipQueue) {
-    // mark/mark: trusted means all of our bits are set, whatever the admin
-    // keeps in the other bits of the conntrack mark.
-    lines.push(`-A ${QUEUE_CHAIN} -m connmark --mark ${hex(opts.trustMark)}/${hex(opts.trustMark)} -j RETURN`);
-  }
   const bypass = opts.failOpen ? ' --queue-bypass' : '';
   for (const proto of ['udp', 'tcp']) {
     lines.push(`-A ${QUEUE_CHAIN} -p ${proto} -m ${proto} ${dports} -j NFQUEUE --queue-num ${opts.queueNum}${bypass}`);
   }
-  lines.push(...jumpLines('INPUT', QUEUE_JUMP, jumps.queue));
+  lines.push(...jumpLines('INPUT', queueJump(opts, QUEUE_CHAIN), jumps.queue));
   lines.push(`:${OUT_CHAIN} - [0:0]`);
   if (opts.watchAnswers) {
-    if (opts.trustSkipQueue) {
-      lines.push(`-A ${OUT_CHAIN} -m connmark --mark ${hex(opts.trustMark)}/${hex(opts.trustMark)} -j RETURN`);
-    }
     const sports = `--sport ${opts.ports.from}:${opts.ports.to}`;
     // Always --queue-bypass, whatever failOpen says: watching is observe
     // only, and with nobody bound the PBX's answers and its own requests
@@ -178,7 +207,7 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
     }
     lines.push(`-A ${OUT_CHAIN} -p tcp -m tcp ${sports} ${queue}`);
   }
-  lines.push(...jumpLines('OUTPUT', OUT_JUMP, jumps.out), 'COMMIT');
+  lines.push(...jumpLines('OUTPUT', queueJump(opts, OUT_CHAIN), jumps.out), 'COMMIT');
 
   const mark = `${hex(opts.trustMark)}/${hex(opts.trustMark)}`;
   lines.push('*security', `:${MARK_CHAIN} - [0:0]`);
@@ -187,7 +216,7 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: JumpCou
     const watch = `${hex(opts.watchMark)}/${hex(opts.watchMark)}`;
     lines.push(`-A ${MARK_CHAIN} -m mark --mark ${watch} -j CONNMARK --set-xmark ${watch}`);
   }
-  lines.push(...jumpLines('INPUT', MARK_JUMP, jumps.mark), ...jumpLines('OUTPUT', MARK_JUMP, jumps.markOut), 'COMMIT');
+  lines.push(...jumpLines('INPUT', markJump(opts), jumps.mark), ...jumpLines('OUTPUT', markJump(opts), jumps.markOut), 'COMMIT');
   return lines.join('\n') + '\n';
 }
 

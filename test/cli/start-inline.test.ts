@@ -96,6 +96,8 @@ t.test('TCP: a scanner UA in the second segment of a split REGISTER is caught; a
   const lab = await SipLab.start(t, 'st3');
   const sw = await lab.sipwall(config());
   t.teardown(() => stop(sw));
+  // Counts every packet of the phone's connection to the PBX, queued or not.
+  lab.pair.host.exec(['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-s', PEER_B4, '-p', 'tcp', '--dport', '5060']);
   const good = withCallId(toSecret, cid('tcp-good'));
   const cutGood = good.indexOf('Contact');
   const next = withCallId(phone, cid('tcp-next'));
@@ -104,7 +106,9 @@ t.test('TCP: a scanner UA in the second segment of a split REGISTER is caught; a
   t.ok(await lab.received(next.toString().match(/Call-ID: (\S+)/)![1]!, 5000), 'and the next message on that connection');
   const count = (table: string, re: RegExp): number => Number(re.exec(lab.pair.host.exec(['iptables-save', '-c', '-t', table]))?.[1] ?? 0);
   t.ok(count('security', /\[(\d+):\d+\] -A SIPWALL-MARK -m mark --mark 0x5157\/0x5157 -j CONNMARK/) > 0, 'the trusted verdict marked the connection');
-  t.ok(count('mangle', /\[(\d+):\d+\] -A SIPWALL -m connmark --mark 0x5157\/0x5157 -j RETURN/) > 0, 'and its later segments skipped the queue');
+  const sent = count('mangle', /\[(\d+):\d+\] -A PREROUTING -s \S+ -p tcp -m tcp --dport 5060\n/);
+  const queued = count('mangle', /\[(\d+):\d+\] -A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE/);
+  t.ok(queued > 0 && sent > queued, `and its later segments skipped the queue (${sent} packets, ${queued} queued)`);
 
   const bad = withCallId(scanner, cid('tcp-bad'));
   const cut = bad.indexOf('User-Agent') + 4;

@@ -73,9 +73,9 @@ t.test('install twice: one copy of everything', async (t) => {
   t.same(twice, once, 'second install changed nothing');
   for (const fam of [4, 6] as const) {
     const s = fam === 4 ? twice.v4 : twice.v6;
-    t.equal(count(s, '-A INPUT -j SIPWALL'), 1, `v${fam}: one queue jump`);
+    t.equal(count(s, '-A INPUT -m connmark ! --mark 0x5157/0x5157 -j SIPWALL'), 1, `v${fam}: one queue jump`);
     t.equal(count(s, '-A PREROUTING -j SIPWALL-BAN'), 1, `v${fam}: one ban jump`);
-    t.equal(tableRules(s, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 3, `v${fam}: trust + udp + tcp`);
+    t.equal(tableRules(s, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 2, `v${fam}: udp + tcp`);
     t.equal(tableRules(s, 'raw').filter((l) => l.startsWith('-A SIPWALL-BAN ')).length, 2, `v${fam}: udp + tcp bans`);
     t.equal(count(s, ':SIPWALL - [0:0]'), 1);
   }
@@ -85,8 +85,10 @@ t.test('install twice: one copy of everything', async (t) => {
 
   const state = await findInstalled(ns.runner);
   t.equal(state.present, true);
-  t.equal(state.v4.queueJumps, 1);
-  t.equal(state.v6?.banJumps, 1);
+  t.same(state.v4.queueJumps, ['-m connmark ! --mark 0x5157/0x5157 -j SIPWALL']);
+  t.same(state.v6?.banJumps, ['-j SIPWALL-BAN']);
+  t.same(state.v4.markJumps, ['-m mark ! --mark 0x0/0x205157 -j SIPWALL-MARK']);
+  t.same(state.v4.foreignRefs, []);
   t.same(state.v4.setsReferenced, ['sipwall-ban4']);
   t.match(state.sets, [
     { name: 'sipwall-ban4', type: 'hash:net', family: 'inet', maxElem: 131072, timeout: true },
@@ -135,7 +137,7 @@ t.test('remove restores exactly the ruleset before install; admin rules untouche
   const during = snapshot(ns);
   for (const [fam, s, src] of [[4, during.v4, '192.0.2.7/32'], [6, during.v6, '2001:db8::7/128']] as const) {
     t.same(tableRules(s, 'mangle').filter((l) => l.startsWith('-A INPUT ')), [
-      '-A INPUT -j SIPWALL',
+      '-A INPUT -m connmark ! --mark 0x5157/0x5157 -j SIPWALL',
       `-A INPUT -s ${src} -j MARK --set-xmark 0x7/0xffffffff`,
     ], `v${fam}: our jump first, the admin's rule kept after it`);
     t.same(tableRules(s, 'raw').filter((l) => l.startsWith('-A PREROUTING ')), [
@@ -194,7 +196,7 @@ t.test('ipv6 false: v6 rules and set from an earlier run are removed', async (t)
   await installRules({ ...OPTS, ipv6: false }, ns.runner);
   const s = snapshot(ns);
   t.notMatch(s.v6, /SIPWALL/);
-  t.match(s.v4, /-A INPUT -j SIPWALL/);
+  t.match(s.v4, /-A INPUT -m connmark ! --mark 0x5157\/0x5157 -j SIPWALL/);
   t.same(s.sets, ['sipwall-ban4']);
 });
 
@@ -248,5 +250,28 @@ t.test('rendered scripts are what gets installed', async (t) => {
   const s = snapshot(ns);
   for (const [script, save] of [[r.v4, s.v4], [r.v6, s.v6]] as const) {
     for (const l of script.split('\n').filter((x) => x.startsWith('-A '))) t.ok(save.includes(l), `installed: ${l}`);
+    // Jumps are inserted ("-I HOOK 1 spec") and read back as "-A HOOK spec": the exact text, or a restart would not recognise them.
+    for (const l of script.split('\n').filter((x) => x.startsWith('-I '))) {
+      const [, hook, , ...spec] = l.split(' ');
+      t.ok(save.includes(`-A ${hook} ${spec.join(' ')}`), `installed: ${l}`);
+    }
   }
+});
+
+t.test('jumps of a run with other marks or options are replaced, not kept beside ours', async (t) => {
+  const ref = createNs(t, 'marksref');
+  await installRules(OPTS, ref.runner);
+  const clean = snapshot(ref);
+  const ns = createNs(t, 'marks');
+  await installRules({ ...OPTS, trustMark: 0x10, watchMark: 0x20 }, ns.runner);
+  t.match(ns.save(4), /-A INPUT -m connmark ! --mark 0x10\/0x10 -j SIPWALL/, 'setup: the old marks');
+  await installRules({ ...OPTS, trustSkipQueue: false }, ns.runner);
+  t.match(ns.save(4), /-A INPUT -j SIPWALL\n/, 'setup: an unguarded jump');
+  await installRules(OPTS, ns.runner);
+  t.same(snapshot(ns), clean, 'same as a fresh install: one jump per hook, the wanted marks');
+  // A rule of the admin's that jumps to our chain with other matches is not ours.
+  ns.exec(['iptables', '-t', 'mangle', '-A', 'INPUT', '-s', '192.0.2.5', '-m', 'connmark', '!', '--mark', '0x1/0x1', '-j', 'SIPWALL']);
+  const state = await findInstalled(ns.runner);
+  t.same(state.v4.foreignRefs, ['mangle: -A INPUT -s 192.0.2.5/32 -m connmark ! --mark 0x1/0x1 -j SIPWALL']);
+  t.equal(state.v4.queueJumps.length, 1);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { renderRules } from '../../src/kernel/render-rules.js';
+import { validateKernelOptions } from '../../src/kernel/kernel-options.js';
+import { renderFamily, renderRules } from '../../src/kernel/render-rules.js';
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
@@ -29,17 +30,15 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
     t.same(mangle, [
       '*mangle',
       ':SIPWALL - [0:0]',
-      '-A SIPWALL -m connmark --mark 0x5157/0x5157 -j RETURN',
       '-A SIPWALL -p udp -m udp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
-      '-I INPUT 1 -j SIPWALL',
+      '-I INPUT 1 -m connmark ! --mark 0x5157/0x5157 -j SIPWALL',
       ':SIPWALL-OUT - [0:0]',
-      '-A SIPWALL-OUT -m connmark --mark 0x5157/0x5157 -j RETURN',
       '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m connmark --mark 0x200000/0x200000 -j NFQUEUE --queue-num 5060 --queue-bypass',
       `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x5349502f&&${at(16)}>>0x8=0x333030:0x343030,0x343032:0x343036,0x343038:0x363939" -j NFQUEUE --queue-num 5060 --queue-bypass`,
       `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x42594520,0x43414e43" -j NFQUEUE --queue-num 5060 --queue-bypass`,
       '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
-      '-I OUTPUT 1 -j SIPWALL-OUT',
+      '-I OUTPUT 1 -m connmark ! --mark 0x5157/0x5157 -j SIPWALL-OUT',
       'COMMIT',
     ]);
     t.same(section(script, 'security'), [
@@ -47,8 +46,8 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       ':SIPWALL-MARK - [0:0]',
       '-A SIPWALL-MARK -m mark --mark 0x5157/0x5157 -j CONNMARK --set-xmark 0x5157/0x5157',
       '-A SIPWALL-MARK -m mark --mark 0x200000/0x200000 -j CONNMARK --set-xmark 0x200000/0x200000',
-      '-I INPUT 1 -j SIPWALL-MARK',
-      '-I OUTPUT 1 -j SIPWALL-MARK',
+      '-I INPUT 1 -m mark ! --mark 0x0/0x205157 -j SIPWALL-MARK',
+      '-I OUTPUT 1 -m mark ! --mark 0x0/0x205157 -j SIPWALL-MARK',
       'COMMIT',
     ]);
     t.same(section(script, 'filter'), [], 'nothing in the filter table');
@@ -78,7 +77,9 @@ t.test('options change the right lines', async (t) => {
   const raw = section(r.v4, 'raw');
   t.same(raw.filter((l) => l.startsWith('-A SIPWALL-BAN')), ['-A SIPWALL-BAN -m set --match-set b4 src -j DROP'], 'banScope all: any protocol and port');
   const mangle = section(r.v4, 'mangle');
-  t.ok(mangle.includes('-A SIPWALL -m connmark --mark 0x10/0x10 -j RETURN'));
+  t.ok(mangle.includes('-I INPUT 1 -m connmark ! --mark 0x10/0x10 -j SIPWALL'), 'trusted connections skip the jump');
+  t.ok(mangle.includes('-I OUTPUT 1 -m connmark ! --mark 0x10/0x10 -j SIPWALL-OUT'));
+  t.ok(section(r.v4, 'security').includes('-I INPUT 1 -m mark ! --mark 0x0/0x200010 -j SIPWALL-MARK'), 'only packets with our bits enter the mark chain');
   t.ok(mangle.includes('-A SIPWALL -p udp -m udp --dport 5070:5071 -j NFQUEUE --queue-num 201'), 'fail closed: no --queue-bypass');
   t.notOk(mangle.some((l) => l.startsWith('-A SIPWALL ') && l.includes('queue-bypass')), 'fail closed: inbound SIP waits for sipwall');
   const out = mangle.filter((l) => l.startsWith('-A SIPWALL-OUT -p '));
@@ -93,13 +94,39 @@ t.test('options change the right lines', async (t) => {
   t.match(renderRules({ watchMark: 0x80 }).v4, /-m connmark --mark 0x80\/0x80 -j NFQUEUE/, 'watchMark sets the watched-connection rule');
   const noWatch = section(renderRules({ watchAnswers: false }).v4, 'mangle');
   t.notOk(noWatch.some((l) => l.startsWith('-A SIPWALL-OUT')), 'watchAnswers false: the out chain stays empty');
-  t.ok(noWatch.includes('-I OUTPUT 1 -j SIPWALL-OUT'), 'but exists, with its jump, so install and removal handle one shape');
+  t.ok(noWatch.includes('-I OUTPUT 1 -m connmark ! --mark 0x5157/0x5157 -j SIPWALL-OUT'), 'but exists, with its jump, so install and removal handle one shape');
+  t.ok(section(renderRules({ watchAnswers: false }).v4, 'security').includes('-I INPUT 1 -m mark ! --mark 0x0/0x5157 -j SIPWALL-MARK'), 'no watch bit to copy');
+  // iptables-save prints a full mask as no mask at all; the jump is written that way so it reads back the same.
+  const full = section(renderRules({ trustMark: 0xffff0000, watchMark: 0xffff }).v4, 'security');
+  t.ok(full.includes('-I INPUT 1 -m mark ! --mark 0x0 -j SIPWALL-MARK'));
 });
 
-t.test('trustSkipQueue false drops the RETURN rule', async (t) => {
+t.test('trustSkipQueue false: unguarded jumps, every connection queued', async (t) => {
   const r = renderRules({ trustSkipQueue: false });
-  t.notMatch(r.v4, /connmark --mark 0x5157/);
+  t.notMatch(r.v4, /connmark ! --mark 0x5157/);
+  t.ok(section(r.v4, 'mangle').includes('-I INPUT 1 -j SIPWALL'));
+  t.ok(section(r.v4, 'mangle').includes('-I OUTPUT 1 -j SIPWALL-OUT'));
   t.equal(section(r.v4, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 2);
+});
+
+t.test('jumps present are replaced by one, in the same transaction', async (t) => {
+  const fresh = renderFamily(validateKernelOptions({}), 4);
+  const again = renderFamily(validateKernelOptions({}), 4, {
+    ban: ['-j SIPWALL-BAN', '-j SIPWALL-BAN'],
+    queue: ['-m connmark ! --mark 0x10/0x10 -j SIPWALL'],
+    mark: [],
+    out: ['-j SIPWALL-OUT'],
+    markOut: ['-m mark ! --mark 0x0/0x5157 -j SIPWALL-MARK'],
+  });
+  const diff = lines(again).filter((l) => !lines(fresh).includes(l));
+  t.same(diff, [
+    '-D PREROUTING -j SIPWALL-BAN',
+    '-D PREROUTING -j SIPWALL-BAN',
+    '-D INPUT -m connmark ! --mark 0x10/0x10 -j SIPWALL',
+    '-D OUTPUT -j SIPWALL-OUT',
+    '-D OUTPUT -m mark ! --mark 0x0/0x5157 -j SIPWALL-MARK',
+  ]);
+  t.equal(lines(again).length - lines(fresh).length, 5, 'and each wanted jump inserted once');
 });
 
 t.test('invalid options are refused before rendering', async (t) => {
