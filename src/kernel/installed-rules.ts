@@ -6,7 +6,7 @@
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
 import { BAN_CHAIN, DEFAULT_KERNEL_OPTIONS, MARK_CHAIN, OUT_CHAIN, QUEUE_CHAIN } from './kernel-options.js';
-import type { Family } from './render-rules.js';
+import { ourJump, type Family } from './render-rules.js';
 
 export interface SavedTable {
   /** Chain name -> policy ('-' for user chains). */
@@ -43,7 +43,7 @@ export interface FamilyInstall {
   queueChain: string[] | null;
   /** Rules of SIPWALL-BAN in raw, or null when absent. */
   banChain: string[] | null;
-  // Our jumps, each as printed after "-A HOOK " (see OUR_JUMP).
+  // Our jumps, each as printed after "-A HOOK " (render-rules.ts ourJump).
   /** mangle INPUT -> SIPWALL. */
   queueJumps: string[];
   /** raw PREROUTING -> SIPWALL-BAN. */
@@ -86,19 +86,6 @@ export interface InstalledState {
   present: boolean;
 }
 
-/**
- * The jumps render-rules.ts writes, as iptables-save prints them back, for
- * any marks: an earlier run's jump is recognised (and replaced) after the
- * admin changed trustMark or trustSkipQueue. Anything else that jumps to our
- * chains is somebody else's rule (foreignRefs).
- */
-const OUR_JUMP: Record<string, RegExp> = {
-  [BAN_CHAIN]: new RegExp(`^-j ${BAN_CHAIN}$`),
-  [QUEUE_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${QUEUE_CHAIN}$`),
-  [OUT_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${OUT_CHAIN}$`),
-  [MARK_CHAIN]: new RegExp(`^(-m mark ! --mark 0x0(/0x[0-9a-f]+)? )?-j ${MARK_CHAIN}$`),
-};
-
 function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   const raw = tables.get('raw');
   const mangle = tables.get('mangle');
@@ -111,7 +98,7 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
   /** Specs of our jumps from `hook` to `chain`. */
   const jumps = (t: SavedTable | undefined, hook: string, chain: string): string[] => {
     const head = `-A ${hook} `;
-    return (t?.rules ?? []).filter((r) => r.startsWith(head) && OUR_JUMP[chain]!.test(r.slice(head.length))).map((r) => r.slice(head.length));
+    return (t?.rules ?? []).filter((r) => r.startsWith(head) && ourJump(chain, r.slice(head.length))).map((r) => r.slice(head.length));
   };
   /** Rules jumping to `chain` that are not our jumps from one of `hooks`. */
   const foreign = (t: SavedTable | undefined, name: string, chain: string, ...hooks: string[]): string[] =>
@@ -119,7 +106,7 @@ function familyState(tables: Map<string, SavedTable>): FamilyInstall {
       ? []
       : t.rules
           .filter((r) => [` -j ${chain}`, ` -g ${chain}`].some((j) => r.endsWith(j) || r.includes(`${j} `)))
-          .filter((r) => !hooks.some((h) => r.startsWith(`-A ${h} `) && OUR_JUMP[chain]!.test(r.slice(`-A ${h} `.length))))
+          .filter((r) => !hooks.some((h) => r.startsWith(`-A ${h} `) && ourJump(chain, r.slice(`-A ${h} `.length))))
           .map((r) => `${name}: ${r}`);
   const banChain = chainRules(raw, BAN_CHAIN);
   const sets = new Set<string>();

@@ -48,16 +48,17 @@
 // "-j RETURN" rule inside it: entering a user chain and returning from it is
 // what costs (nft_do_chain pushes and pops a jump frame and walks the
 // chain's rules). Measured with the inline bench's (f) setup, trusted
-// traffic skipping the queue: softirq time per packet 2,557 -> 2,312 ns, and
-// (f)/(a) 0.78 -> 0.82. The unmarked packets that are all but every packet
-// of the host (RTP included) now cost the security table one rule, not a
-// chain of two.
+// traffic skipping the queue: softirq time per packet 2,557 -> 2,300-2,480
+// ns, and (f)/(a) 0.78 -> 0.86-0.88. The unmarked packets that are all but
+// every packet of the host (RTP included) now cost the security table one
+// rule, not a chain of two. ourJump() recognises these shapes, whatever
+// marks an earlier run used, so a restart replaces them.
 //
 // Answers. With watchAnswers, what the PBX sends from the SIP ports is
 // queued too, from mangle OUTPUT through SIPWALL-OUT (--sport), to the same
 // queue, always with --queue-bypass (fail-open whatever failOpen says): the engine watches the answers (a 401 to a guessed password, a 404
 // to an enumerated user) and always accepts them. Trusted connections skip
-// it at the same kind of guarded jump, and the security OUTPUT chain copies a trust
+// it at a guarded jump too, and the security OUTPUT chain copies a trust
 // mark set on an answer (answers.trustAfterAuthSeconds) to its connection.
 // The chain and its jump exist either way (empty without watchAnswers), so
 // install and removal handle one shape.
@@ -121,19 +122,34 @@ function markSpec(value: number, mask: number): string {
 }
 
 /** The jump to SIPWALL-BAN: every packet; the chain's first matches are the ports. */
-export function banJump(): string {
-  return `-j ${BAN_CHAIN}`;
-}
+const BAN_JUMP = `-j ${BAN_CHAIN}`;
 
 /** The jump to SIPWALL or SIPWALL-OUT: connections carrying the trust mark never enter (with trustSkipQueue). */
-export function queueJump(opts: KernelOptions, chain: typeof QUEUE_CHAIN | typeof OUT_CHAIN): string {
+function queueJump(opts: KernelOptions, chain: typeof QUEUE_CHAIN | typeof OUT_CHAIN): string {
   return opts.trustSkipQueue ? `-m connmark ! --mark ${markSpec(opts.trustMark, opts.trustMark)} -j ${chain}` : `-j ${chain}`;
 }
 
 /** The jump to SIPWALL-MARK: only packets carrying one of our mark bits. */
-export function markJump(opts: KernelOptions): string {
+function markJump(opts: KernelOptions): string {
   const mask = opts.watchAnswers && opts.answerPrefilter ? (opts.trustMark | opts.watchMark) >>> 0 : opts.trustMark;
   return `-m mark ! --mark ${markSpec(0, mask)} -j ${MARK_CHAIN}`;
+}
+
+/** What any of the jumps above looks like in iptables-save output (after "-A HOOK "), for any marks or options. */
+const OUR_JUMP: Record<string, RegExp> = {
+  [BAN_CHAIN]: new RegExp(`^-j ${BAN_CHAIN}$`),
+  [QUEUE_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${QUEUE_CHAIN}$`),
+  [OUT_CHAIN]: new RegExp(`^(-m connmark ! --mark 0x[0-9a-f]+(/0x[0-9a-f]+)? )?-j ${OUT_CHAIN}$`),
+  [MARK_CHAIN]: new RegExp(`^(-m mark ! --mark 0x0(/0x[0-9a-f]+)? )?-j ${MARK_CHAIN}$`),
+};
+
+/**
+ * Whether `spec` (a rule as iptables-save prints it, after "-A HOOK ") is a
+ * jump to `chain` that renderFamily writes, with whatever marks an earlier
+ * run used. Anything else that jumps to our chains is somebody else's rule.
+ */
+export function ourJump(chain: string, spec: string): boolean {
+  return OUR_JUMP[chain]?.test(spec) ?? false;
 }
 
 // xt_u32 values (32-bit big-endian reads of the datagram's first bytes),
@@ -175,7 +191,7 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: Present
       lines.push(`-A ${BAN_CHAIN} -p ${proto} -m ${proto} ${dports} -m set --match-set ${set} src -j DROP`);
     }
   }
-  lines.push(...jumpLines('PREROUTING', banJump(), jumps.ban), 'COMMIT');
+  lines.push(...jumpLines('PREROUTING', BAN_JUMP, jumps.ban), 'COMMIT');
 
   // With trustSkipQueue, trusted connections skip both chains at their jump
   // (queueJump): mark/mark, trusted means all of our bits are set, whatever

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { validateKernelOptions } from '../../src/kernel/kernel-options.js';
-import { renderFamily, renderRules } from '../../src/kernel/render-rules.js';
+import { ourJump, renderFamily, renderRules } from '../../src/kernel/render-rules.js';
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
@@ -127,6 +127,22 @@ t.test('jumps present are replaced by one, in the same transaction', async (t) =
     '-D OUTPUT -m mark ! --mark 0x0/0x5157 -j SIPWALL-MARK',
   ]);
   t.equal(lines(again).length - lines(fresh).length, 5, 'and each wanted jump inserted once');
+});
+
+t.test('every jump rendered, for any options, is recognised as ours; other rules are not', async (t) => {
+  const variants = [{}, { trustSkipQueue: false }, { watchAnswers: false }, { answerPrefilter: false }, { trustMark: 0xfffffffe, watchMark: 0x1 }, { trustMark: 0x10, watchMark: 0x20 }];
+  for (const v of variants) {
+    for (const l of lines(renderRules(v).v4).filter((x) => x.startsWith('-I '))) {
+      const [, , , ...spec] = l.split(' ');
+      const chain = spec[spec.length - 1]!;
+      t.ok(ourJump(chain, spec.join(' ')), `${JSON.stringify(v)}: ${l}`);
+    }
+  }
+  t.notOk(ourJump('SIPWALL', '-s 192.0.2.5/32 -j SIPWALL'), 'an admin rule with a source match');
+  t.notOk(ourJump('SIPWALL', '-m connmark --mark 0x5157/0x5157 -j SIPWALL'), 'the un-negated test');
+  t.notOk(ourJump('SIPWALL-MARK', '-m mark ! --mark 0x1/0x5157 -j SIPWALL-MARK'), 'a value other than 0');
+  t.notOk(ourJump('SIPWALL', '-j SIPWALL-OUT'), 'another chain');
+  t.notOk(ourJump('FOO', '-j FOO'), 'not one of our chains');
 });
 
 t.test('invalid options are refused before rendering', async (t) => {
