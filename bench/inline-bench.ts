@@ -704,9 +704,7 @@ async function phase(ctx: Ctx, f: Filter, kind: Phase['kind'], tmpl: Template, b
   const c0 = cpuStat();
 
   const seconds = kind === 'warm' ? p.warmSeconds : kind === 'lat' ? p.latSeconds : p.satSeconds;
-  // The answer setups pace their run faster: at 10k pps a filter wakes per
-  // packet and the wake-up, not the work, is what its CPU per packet shows.
-  const paced = ctx.answering ? p.answersRate : p.rate;
+  const paced = pacedRate(p, ctx.answering);
   const rate = kind === 'lat' ? paced : 0;
   // Count bound: far above what the generator reaches (it stops on time first).
   const count = kind === 'lat' ? paced * p.latSeconds : seconds * 5_000_000;
@@ -808,9 +806,18 @@ function isAnswering(id: SetupId): boolean {
   return id === 'd-ans' || id === 'd-ans-off' || id === 'd-ans-cred';
 }
 
+/**
+ * The rate a setup's latency run is paced at. The answer setups pace theirs
+ * faster: at 10k pps a filter wakes per packet and the wake-up, not the
+ * work, is what its CPU per packet shows.
+ */
+function pacedRate(p: Params, answering: boolean): number {
+  return answering ? p.answersRate : p.rate;
+}
+
 /** "10k" for 10000: the paced rate of a setup, as the round lines print it. */
 function pacedLabel(p: Params, id: SetupId): string {
-  const rate = isAnswering(id) ? p.answersRate : p.rate;
+  const rate = pacedRate(p, isAnswering(id));
   return rate % 1000 === 0 ? `${rate / 1000}k` : String(rate);
 }
 
