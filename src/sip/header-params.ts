@@ -7,6 +7,15 @@
 import * as cc from './char-class.js';
 const { BACKSLASH, C_LWS, C_TOKEN, CHAR_CLASS, COMMA, DQUOTE, EQUAL, LOWER, SEMI } = cc;
 
+/**
+ * Bytes that can end the sent-protocol and sent-by of a via-parm: ';' (its
+ * first parameter) and ',' (the next via-parm). One load and one compare per
+ * byte instead of two compares: this scan is most of a Via's length.
+ */
+const VIA_STOP = new Uint8Array(256);
+VIA_STOP[SEMI] = 1;
+VIA_STOP[COMMA] = 1;
+
 /** [start, end) of what the last lookup found; -1/-1 if nothing. */
 export const PARAM = new Int32Array(2);
 
@@ -40,19 +49,38 @@ function lowerEquals(buf: Buffer, s: number, e: number, needle: Uint8Array): boo
  */
 export function findViaBranch(buf: Buffer, s: number, e: number): void {
   const cls = CHAR_CLASS;
-  const low = LOWER;
+  const stop = VIA_STOP;
   PARAM[0] = -1;
   PARAM[1] = -1;
   // sent-protocol LWS sent-by holds no ';' or '"'; a ',' before the first
   // ';' means the first via-parm has no parameters at all.
   let p = s;
-  for (;;) {
-    if (p >= e) return;
-    const c = buf[p]!;
-    if (c === SEMI) break;
-    if (c === COMMA) return;
-    p++;
+  while (p < e && stop[buf[p]!] === 0) p++;
+  if (p >= e || buf[p] !== SEMI) return;
+  // What nearly every UA sends: ";branch=" first, lowercase, no LWS
+  // (RFC 3261 §8.1.1.7 has the UAC insert it). Matched byte for byte it
+  // skips the general walk, which measured half the cost of a lookup.
+  if (
+    p + 8 <= e && buf[p + 1] === 0x62 && buf[p + 2] === 0x72 && buf[p + 3] === 0x61 && buf[p + 4] === 0x6e &&
+    buf[p + 5] === 0x63 && buf[p + 6] === 0x68 && buf[p + 7] === EQUAL // "branch="
+  ) {
+    const vs = p + 8;
+    let ve = vs;
+    while (ve < e && (cls[buf[ve]!]! & C_TOKEN) !== 0) ve++;
+    if (ve > vs) {
+      PARAM[0] = vs;
+      PARAM[1] = ve;
+      return;
+    }
+    // "branch=" then LWS (a fold, say): the general walk skips it.
   }
+  branchParam(buf, p, e);
+}
+
+/** findViaBranch's general walk over via-params, from the ';' at buf[p]: any case, LWS, quoted values. */
+function branchParam(buf: Buffer, p: number, e: number): void {
+  const cls = CHAR_CLASS;
+  const low = LOWER;
   for (;;) {
     // buf[p] is ';'
     p++;

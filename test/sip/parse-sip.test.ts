@@ -388,6 +388,12 @@ t.test('Via branch, User-Agent, Call-ID, credentials', async (t) => {
   t.equal(branch('SIP/2.0/UDP h;branch=\r\n z9hG4bKfolded'), 'z9hG4bKfolded');
   t.equal(branch('SIP/2.0/UDP h;branch'), '');
   t.equal(branch('SIP/2.0/UDP h;branches=z9hG4bKno'), '');
+  // The byte-for-byte ";branch=" shortcut must agree with the general walk.
+  t.equal(branch('SIP/2.0/UDP h;branch= z9hG4bKspace'), 'z9hG4bKspace', 'LWS after the = of the shortcut form');
+  t.equal(branch('SIP/2.0/UDP h;branch=;branch=z9hG4bKlater'), '', 'an empty first branch is no branch');
+  t.equal(branch('SIP/2.0/UDP h;branch=z9hG4bKend'), 'z9hG4bKend', 'the value runs to the end of the field');
+  t.equal(branch('SIP/2.0/UDP h;branch=z9hG4bKa;rport,SIP/2.0/UDP g;branch=z9hG4bKb'), 'z9hG4bKa');
+  t.equal(branch('SIP/2.0/UDP h;branch="z9hG4bKq"'), '', 'a quoted value is not a token');
 
   t.equal(parse('REGISTER sip:b SIP/2.0\r\nAuthorization: Digest realm="x", nonce="y"\r\n\r\n'), PARSE_OK);
   t.equal(msg.hasCredentials, true, 'credentials without a username');
