@@ -203,16 +203,23 @@ export class Engine {
     }
     let off = view.payloadOff;
     const msg = this.msg;
+    // Whether a request or response has been judged: only bytes after one
+    // are trailing bytes the PBX discards. Bytes after CRLF keep-alives are
+    // not: pjsip (Asterisk's chan_pjsip) strips leading CR and LF from a
+    // datagram and parses the rest as its message, so "\r\n" before a
+    // request must not turn the request into ignored trailing bytes.
+    let judged = false;
     while (off < end) {
       const st = parseSip(buf, off, end, msg, false);
       if (st === PARSE_OK || (st === PARSE_INCOMPLETE && view.truncated && msg.bodyStart >= 0)) {
         // A datagram cut short by the queue's copy range still has whole headers: judge them.
         this.evaluate(msg, key, now, d);
         if (d.verdict === VERDICT_DROP || st !== PARSE_OK || msg.end <= off) return;
+        if (msg.kind !== KIND_KEEPALIVE) judged = true;
         off = msg.end;
         continue;
       }
-      if (d.messages > 0 && !looksLikeSip(buf, off, end)) return; // trailing bytes after a whole message: discarded by the PBX
+      if (judged && !looksLikeSip(buf, off, end)) return; // trailing bytes after a whole message: discarded by the PBX (RFC 3261 §18.3)
       this.classifyBad(buf, off, end, d);
       return;
     }

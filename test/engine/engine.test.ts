@@ -100,6 +100,24 @@ t.test('payload classes: keep-alives, STUN, responses, non-SIP and malformed SIP
   t.notOk(j.d.ban, 'malformed input is dropped, not banned');
 });
 
+t.test('keep-alives before a request do not make it trailing bytes', async (t) => {
+  // pjsip strips leading CR/LF from a datagram and parses the rest, skipping
+  // blanks and reading TABs as separators: what follows a keep-alive is the
+  // datagram's message, judged as if it came first.
+  const j = judge();
+  const text = scanner.toString('latin1');
+  t.equal(j.udp('192.0.2.95', '\r\n' + text, 0).reason, R_SCANNER_UA, 'a whole request after a keep-alive is judged');
+  t.equal(j.d.verdict, VERDICT_DROP);
+  t.equal(j.udp('192.0.2.96', '\r\n ' + text, 0).reason, R_NON_SIP, 'a blank before the method: not SIP to us, dropped');
+  t.equal(j.d.verdict, VERDICT_DROP);
+  const tabs = text.replace(/^(\S+) (\S+) /, '$1\t$2\t');
+  t.equal(j.udp('192.0.2.97', '\r\n' + tabs, 0).verdict, VERDICT_DROP, 'TABs on the request line after a keep-alive');
+  t.equal(j.udp('192.0.2.97', '\r\n\r\n' + tabs, 0).verdict, VERDICT_DROP, 'after a ping');
+  t.equal(j.udp('192.0.2.98', '\r\n\r\n', 0).verdict, VERDICT_ACCEPT, 'a keep-alive alone is still accepted');
+  // After a whole message, bytes that are not SIP are what RFC 3261 §18.3 has the receiver discard.
+  t.equal(j.udp('192.0.2.99', Buffer.concat([register, Buffer.from('\0\0junk')]), 0).verdict, VERDICT_ACCEPT);
+});
+
 t.test('reload keeps bans, trust and counters', async (t) => {
   const j = judge({ rateLimits: { register: { limit: 3, windowSeconds: 60 } } });
   j.udp('192.0.2.100', scanner, 0);
