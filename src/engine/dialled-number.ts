@@ -24,11 +24,32 @@ const PLUS = 0x2b;
 const NUM = new Uint8Array(MAX_DIGITS + 1);
 let numLen = 0;
 
-/** Reads buf[s, e) into NUM; false if it is not a telephone number. */
+/** The value of a hex digit, -1 if the byte is not one. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
+}
+
+/**
+ * Reads buf[s, e) into NUM; false if it is not a telephone number.
+ * %HH escapes are read as the byte they stand for (RFC 3261 §19.1.2, RFC
+ * 3986 §2.1): the PBX unescapes the user part before it dials it (pjsip's
+ * parser does), so "sip:%30%30%34%36...@pbx" is the number 0046... to it.
+ * An escaped ';' ends the number like a plain one: to the PBX it is data
+ * after the digits, which a dialplan pattern such as _00X. still matches.
+ */
 function readNumber(buf: Uint8Array, s: number, e: number): boolean {
   numLen = 0;
   for (let p = s; p < e; p++) {
-    const c = buf[p]!;
+    let c = buf[p]!;
+    if (c === 0x25 /* % */) {
+      const hi = p + 2 < e ? hexValue(buf[p + 1]!) : -1;
+      const lo = hi >= 0 ? hexValue(buf[p + 2]!) : -1;
+      if (lo < 0) return false;
+      c = hi * 16 + lo;
+      p += 2;
+    }
     if ((c >= 0x30 && c <= 0x39) || (c === PLUS && numLen === 0)) {
       if (numLen === NUM.length) return false;
       NUM[numLen++] = c;

@@ -26,6 +26,20 @@ t.test('what is a number', async (t) => {
   t.equal(rule('++442079460000'), '', 'a second plus makes it not a number');
 });
 
+t.test('escaped digits are the digits the PBX dials', async (t) => {
+  // The PBX unescapes the user part (RFC 3261 §19.1.2) before dialling it.
+  t.equal(rule('%30%30%34%36701234567'), 'toll-international', '%30 is 0');
+  t.equal(rule('%2B46701234567'), 'toll-international', '%2B is +');
+  t.equal(rule('%2b46701234567'), 'toll-international', 'hex digits in either case');
+  t.equal(rule('09%30%30123456'), 'toll-premium');
+  t.equal(rule('%2B%2B46701234567'), '', 'an escaped second plus is still a second plus');
+  t.equal(rule('0046701234567%3Bx'), 'toll-international', 'an escaped ; ends the number like a plain one');
+  t.equal(rule('%41%42'), '', 'escaped letters are letters');
+  t.equal(rule('0046%3'), '', 'a cut escape: not a number');
+  t.equal(rule('0046%G1'), '', 'a bad escape: not a number');
+  t.equal(rule('0046701234567%'), '', 'a lone %');
+});
+
 t.test('which rule', async (t) => {
   t.equal(rule('011442079460000'), 'toll-international', '011 wins over 0');
   t.equal(rule('+88216000000'), 'toll-high-risk');
