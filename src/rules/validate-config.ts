@@ -4,6 +4,7 @@
 
 import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
+import { hex } from '../kernel/kernel-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
 import { parseCidr } from '../packet/address.js';
 import { FINGERPRINT_FIELDS, type Config } from './config-types.js';
@@ -114,7 +115,10 @@ export const SCHEMA: Spec = {
       fields: { stun: action, nonSip: action, invalidSip: action },
       required: ['stun', 'nonSip', 'invalidSip'],
     },
-    maxTrackedSources: { t: 'int', min: 1024, max: 50_000_000 },
+    // lru-cache keys its entries in a V8 Map, which throws past 2**24
+    // (16,777,216) entries: above that a spoofed flood would make every new
+    // source's lookup throw on the packet path.
+    maxTrackedSources: { t: 'int', min: 1024, max: 16_000_000 },
     stateFile: { t: 'text', minLen: 2, maxLen: 4096, printable: true },
     control: {
       t: 'object',
@@ -183,6 +187,13 @@ function typeName(v: unknown): string {
   return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** Whether a parsed IPv6 CIDR lies within ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
+function isV4Mapped(bytes: Uint8Array, family: number, prefix: number): boolean {
+  if (family !== 6 || prefix < 96) return false;
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -229,6 +240,12 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
       const c = parseCidr(v);
       if (c === null) fail(ctx, path, `is not a valid IPv4/IPv6 address or CIDR: ${JSON.stringify(v)}`);
       if (c.hostBitsSet) ctx.warnings.push(`${ctx.fileFor(path)}: ${path}: ${v} has host bits set beyond /${c.prefix}; the network is used`);
+      if (isV4Mapped(c.bytes, c.family, c.prefix)) {
+        // An IPv4 packet's source is an IPv4 address: an entry in ::ffff:0:0/96 would match nothing.
+        const b = c.bytes;
+        const v4 = `${b[12]}.${b[13]}.${b[14]}.${b[15]}${c.prefix < 128 ? `/${c.prefix - 96}` : ''}`;
+        fail(ctx, path, `is an IPv4-mapped IPv6 address, which no packet carries as its source; write ${v4} instead`);
+      }
       return;
     }
     case 'list':
@@ -325,5 +342,16 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
     fail(ctx, 'metrics.listen', `must be an IP address and a port like 127.0.0.1:9467 or [::1]:9467, got ${JSON.stringify(cfg.metrics.listen)}`);
   }
   if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) fail(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`);
+  // Here, not only where the kernel rules are built, so `sipwall check --config` refuses it too.
+  // Overlapping bits would make every watched flow look trusted (mark/mark), or the reverse.
+  const { trustMark, watchMark } = cfg.inline;
+  if ((trustMark & watchMark) !== 0) {
+    fail(ctx, 'inline.watchMark', `shares bits with inline.trustMark (${hex(watchMark)} & ${hex(trustMark)}): pick disjoint bits`);
+  }
+  cfg.trusted.forEach((text, i) => {
+    if (/\/0$/.test(text)) {
+      ctx.warnings.push(`${ctx.fileFor(`trusted[${i}]`)}: trusted[${i}]: ${text} trusts every ${text.includes(':') ? 'IPv6' : 'IPv4'} source, which turns every rule off for them`);
+    }
+  });
   return cfg;
 }

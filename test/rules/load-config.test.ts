@@ -108,6 +108,10 @@ t.test('hostile or broken files are refused with file, key and reason', async (t
   refused(t, '__proto__:\n  polluted: true\n', '__proto__', /unknown key/);
   refused(t, 'bans:\n  __proto__:\n    x: 1\n', 'bans.__proto__', /unknown key/);
   refused(t, 'strict: true\n', 'strict', /secretHosts/);
+  refused(t, 'maxTrackedSources: 20000000\n', 'maxTrackedSources', /between 1024 and 16000000/);
+  refused(t, 'blocked: ["::ffff:192.0.2.1"]\n', 'blocked[0]', /IPv4-mapped.*write 192\.0\.2\.1 instead/);
+  refused(t, 'trusted: ["::ffff:198.51.100.0/120"]\n', 'trusted[0]', /IPv4-mapped.*write 198\.51\.100\.0\/24 instead/);
+  refused(t, 'inline:\n  trustMark: 0x200000\n  watchMark: 0x200000\n', 'inline.watchMark', /shares bits with inline.trustMark/);
   t.equal(({} as Record<string, unknown>)['polluted'], undefined, 'no prototype pollution');
 });
 
@@ -133,6 +137,15 @@ t.test('a CIDR with host bits set loads with a warning', async (t) => {
   const f = local('trusted: ["10.1.2.3/8"]\n');
   const { warnings } = loadConfig({ configFile: f });
   t.match(warnings.join('\n'), /host bits/);
+});
+
+t.test('trusting every address loads with a warning', async (t) => {
+  const f = local('trusted: ["0.0.0.0/0", "10.0.0.0/8", "::/0"]\n');
+  const { warnings } = loadConfig({ configFile: f });
+  t.match(warnings.join('\n'), /trusted\[0\]: 0\.0\.0\.0\/0 trusts every IPv4 source/);
+  t.match(warnings.join('\n'), /trusted\[2\]: ::\/0 trusts every IPv6 source/);
+  t.notMatch(warnings.join('\n'), /trusted\[1\]/);
+  t.same(loadConfig({ configFile: local('blocked: ["64:ff9b::c000:201", "::ffff:0:0/80", "::1"]\n') }).config.blocked.length, 3, 'a NAT64 address or a wider network is not a mapped address');
 });
 
 t.test('every key of the schema is documented in rules/README.md', async (t) => {
