@@ -20,7 +20,7 @@ import { isStun } from '../packet/is-stun.js';
 import { PROTO_TCP, type PacketView } from '../packet/packet-view.js';
 import { equalsIgnoreCase, indexOfIgnoreCase, startsWithIgnoreCase } from '../sip/bytes.js';
 import {
-  H_FROM, H_TO, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
+  KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
   PARSE_OK,
 } from '../sip/constants.js';
 import { parseSip } from '../sip/parse-sip.js';
@@ -47,27 +47,15 @@ import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DRO
 let fs = -1;
 let fe = -1;
 
-function headerValue(msg: SipMessage, id: number): void {
-  const h = msg.headers;
-  for (let i = 0; i < msg.headerCount; i++) {
-    if (h[i * 3] === id) {
-      fs = h[i * 3 + 1]!;
-      fe = h[i * 3 + 2]!;
-      return;
-    }
-  }
-  fs = fe = -1;
-}
-
 /** `fieldId`: the index in FINGERPRINT_FIELDS (CompiledFingerprint.fieldId). */
 function fieldRange(msg: SipMessage, fieldId: number): void {
   switch (fieldId) {
     case 0: fs = msg.ruriStart; fe = msg.ruriEnd; return; // requestUri
-    case 1: headerValue(msg, H_FROM); return; // from
+    case 1: fs = msg.fromStart; fe = msg.fromEnd; return; // from (recorded past MAX_HEADERS, unlike msg.headers)
     case 2: fs = msg.fromNameStart; fe = msg.fromNameEnd; return; // fromName
     case 3: fs = msg.fromUserStart; fe = msg.fromUserEnd; return; // fromUser
     case 4: fs = msg.fromHostStart; fe = msg.fromHostEnd; return; // fromHost
-    case 5: headerValue(msg, H_TO); return; // to
+    case 5: fs = msg.toStart; fe = msg.toEnd; return; // to
     case 6: fs = msg.toUserStart; fe = msg.toUserEnd; return; // toUser
     case 7: fs = msg.toHostStart; fe = msg.toHostEnd; return; // toHost
     case 8: fs = msg.contactHostStart; fe = msg.contactHostEnd; return; // contactHost

@@ -146,6 +146,8 @@ function reset(msg: SipMessage, buf: Buffer, start: number): void {
   msg.fromUserEnd = -1;
   msg.fromHostStart = -1;
   msg.fromHostEnd = -1;
+  msg.fromStart = -1;
+  msg.fromEnd = -1;
   msg.toUserStart = -1;
   msg.toUserEnd = -1;
   msg.toHostStart = -1;
@@ -408,6 +410,8 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
           msg.fromUserEnd = ADDR[A_USER_END]!;
           msg.fromHostStart = ADDR[A_HOST_START]!;
           msg.fromHostEnd = ADDR[A_HOST_END]!;
+          msg.fromStart = vs;
+          msg.fromEnd = ve;
         }
         break;
       case H_TO:

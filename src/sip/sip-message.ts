@@ -74,6 +74,9 @@ export class SipMessage {
   fromUserEnd = -1;
   fromHostStart = -1;
   fromHostEnd = -1;
+  /** First From value range: recorded whatever its line, since msg.headers keeps only the first MAX_HEADERS. */
+  fromStart = -1;
+  fromEnd = -1;
   toUserStart = -1;
   toUserEnd = -1;
   toHostStart = -1;

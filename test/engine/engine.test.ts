@@ -175,9 +175,14 @@ t.test('a fingerprint can look at every field it names', async (t) => {
     callId: 'fp-call-id-1',
   };
   t.same(Object.keys(values).sort(), [...FINGERPRINT_FIELDS].sort(), 'every field is covered here');
+  // Padding headers before the fields: the parser lists only the first 64 headers, and no field may hide past them.
+  const padding = Array.from({ length: 70 }, (_, i) => `X-Pad-${i}: 1`).join('\r\n');
+  const padded = msg.replace('\r\nFrom:', `\r\n${padding}\r\nFrom:`);
   for (const field of FINGERPRINT_FIELDS) {
     const hit = judge({ fingerprints: { probe: { field, equals: values[field], note: 'test' } } }).udp('192.0.2.71', msg, 0);
     t.equal(hit.ruleId, 'probe', `${field} equals ${JSON.stringify(values[field])}`);
+    const deep = judge({ fingerprints: { probe: { field, equals: values[field], note: 'test' } } }).udp('192.0.2.73', padded, 0);
+    t.equal(deep.ruleId, 'probe', `${field} after 70 other headers`);
     // Another field's value must not match this one: the field really chose the range.
     const other = FINGERPRINT_FIELDS[(FINGERPRINT_FIELDS.indexOf(field) + 1) % FINGERPRINT_FIELDS.length]!;
     const miss = judge({ fingerprints: { probe: { field, equals: values[other], note: 'test' } } }).udp('192.0.2.72', msg, 0);

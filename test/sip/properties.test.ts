@@ -29,7 +29,7 @@ samples.push(readFileSync(new URL('invite-sdp.sip', fixtures)));
 const RANGES = [
   ['methodStart', 'methodEnd'], ['ruriStart', 'ruriEnd'], ['ruriUserStart', 'ruriUserEnd'], ['ruriHostStart', 'ruriHostEnd'],
   ['userAgentStart', 'userAgentEnd'], ['fromNameStart', 'fromNameEnd'], ['fromUserStart', 'fromUserEnd'],
-  ['fromHostStart', 'fromHostEnd'], ['toUserStart', 'toUserEnd'], ['toHostStart', 'toHostEnd'],
+  ['fromHostStart', 'fromHostEnd'], ['fromStart', 'fromEnd'], ['toStart', 'toEnd'], ['toUserStart', 'toUserEnd'], ['toHostStart', 'toHostEnd'],
   ['contactUserStart', 'contactUserEnd'], ['contactHostStart', 'contactHostEnd'], ['callIdStart', 'callIdEnd'],
   ['viaBranchStart', 'viaBranchEnd'], ['authUserStart', 'authUserEnd'],
 ] as const;
