@@ -21,10 +21,11 @@
 // Decisions, each where RFC 3261/4475 leaves room:
 // - Line ends: CRLF per §7, but a bare LF is accepted everywhere a CRLF is
 //   (start line, header lines, the blank line, folds) because real UAs send
-//   it. Only LF ends a line: inside a header value or reason phrase a CR not
-//   followed by LF is an ordinary byte of the value, as line-oriented PBX
-//   parsers read it. On the request line, after SIP/2.0 and in the blank
-//   line it is 'bad-line-end'.
+//   it. A CR not followed by LF anywhere in the header section is
+//   'bad-line-end' (in a header name, 'bad-header-name'): pjsip, the stack
+//   of Asterisk's chan_pjsip, ends a line at a lone CR, so reading the CR as
+//   a byte of the value would let a header ("X: a\rTo: ...") or the end of
+//   a Call-ID hide from us and not from the PBX.
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
 //   (§7.1; RFC 4475 §3.1.2.8/§3.1.2.9 allow rejecting lwsstart and trws).
 //   "SIP/2.0" is matched case-insensitively (§7.1). The Request-URI must
@@ -262,7 +263,10 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     msg.status = code;
     // Reason-Phrase: any text (UTF-8 allowed, RFC 4475 §3.1.1.12 unreason) up to the LF.
     if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
-    p = buf.indexOf(LF, p) + 1;
+    const rs = p;
+    p = buf.indexOf(LF, p);
+    if (!crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
+    p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
     isRequest = true;
@@ -384,6 +388,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       p += 2;
     }
     // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
+    if (!crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
@@ -505,6 +510,23 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     msg.end = stream ? p : end;
   }
   return PARSE_OK;
+}
+
+/**
+ * Whether every CR in buf[s, lf) begins a CRLF, where buf[lf] is an LF.
+ * When a CR precedes that LF, memchr hops from CR to CR (one per line of a
+ * folded value) and cannot pass it; a line ended by a bare LF has no such
+ * bound, so it is read in JS (UAs that send bare LFs are rare).
+ */
+function crlfOnly(buf: Buffer, s: number, lf: number): boolean {
+  if (lf > s && buf[lf - 1] === CR) {
+    for (let q = buf.indexOf(CR, s); q < lf - 1; q = buf.indexOf(CR, q + 2)) {
+      if (buf[q + 1] !== LF) return false;
+    }
+    return true;
+  }
+  for (let q = s; q < lf; q++) if (buf[q] === CR && buf[q + 1] !== LF) return false;
+  return true;
 }
 
 /**
