@@ -63,7 +63,7 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
     src: { type: 'string' },
     pbx: { type: 'string', multiple: true },
     summary: { type: 'boolean' },
-  });
+  }, true);
   if (values.help === true) {
     out(CHECK_HELP);
     return 0;

@@ -57,7 +57,7 @@ export function controlCommand(cmd: string) {
       ...SOCKET,
       ...(listing ? { json: { type: 'boolean' } } : {}),
       ...(cmd === 'ban' ? { for: { type: 'string' }, reason: { type: 'string' } } : {}),
-    } as const);
+    } as const, true);
     const v = values as { help?: boolean; socket?: string; json?: boolean; for?: string; reason?: string };
     if (v.help === true) {
       out(HELP[cmd]!);

@@ -8,14 +8,25 @@ export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
-export function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O) {
+/**
+ * `positionals`: whether the command takes arguments besides flags. When it
+ * does not, one is an error: "sipwall start /etc/sipwall/x.yaml" (the -c
+ * forgotten) must not go inline with the default rules.
+ */
+export function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O, positionals = false) {
   const all = { ...options, ...HELP } as O & typeof HELP;
+  let parsed;
   try {
-    return parseArgs({ args: argv, options: all, strict: true as const, allowPositionals: true as const });
+    parsed = parseArgs({ args: argv, options: all, strict: true as const, allowPositionals: true as const });
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0] ?? 'bad arguments';
     throw new UsageError(`sipwall ${command}: ${msg.replace(/\. To specify a positional argument.*$/, '')} (see sipwall ${command} --help)`);
   }
+  if (!positionals && parsed.positionals.length > 0 && (parsed.values as { help?: boolean }).help !== true) {
+    const hint = 'config' in options ? '; a rules file is given with -c FILE' : '';
+    throw new UsageError(`sipwall ${command}: unexpected argument ${JSON.stringify(parsed.positionals[0])}${hint} (see sipwall ${command} --help)`);
+  }
+  return parsed;
 }
 
 /** Parses a port range "5060-5082" or a single port. */

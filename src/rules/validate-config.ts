@@ -141,7 +141,7 @@ export const SCHEMA: Spec = {
         copyRange: { t: 'int', min: 64, max: 65535 },
         socketBufferBytes: { t: 'int', min: 65536, max: 1 << 30 },
         batchSize: { t: 'int', min: 1, max: 1024 },
-        hotMaxEntries: { t: 'int', min: 1024, max: 16_777_216 },
+        hotMaxEntries: { t: 'int', min: 1024, max: 1_048_576 }, // native/hot-table.h's ceiling (queue-options.ts)
       },
       required: [
         'ports', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',

@@ -143,4 +143,11 @@ t.test('sipwall with no command, --help, --version, unknown command', async (t) 
   t.equal(u.status, 64);
   t.match(u.stderr, /unknown command "frobnicate"/);
   t.equal(run(['check', '--help']).status, 0);
+  // A forgotten -c must not run with the default rules (start would go inline with them).
+  for (const cmd of ['start', 'rules', 'cleanup', 'watch']) {
+    const r = run([cmd, '/etc/sipwall/custom.yaml']);
+    t.equal(r.status, 64, `${cmd} FILE exits 64 before doing anything`);
+    t.match(r.stderr, new RegExp(`sipwall ${cmd}: unexpected argument "/etc/sipwall/custom.yaml"; a rules file is given with -c FILE`));
+    t.equal(r.stdout, '', 'nothing printed, nothing done');
+  }
 });

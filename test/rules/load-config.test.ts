@@ -109,6 +109,7 @@ t.test('hostile or broken files are refused with file, key and reason', async (t
   refused(t, 'bans:\n  __proto__:\n    x: 1\n', 'bans.__proto__', /unknown key/);
   refused(t, 'strict: true\n', 'strict', /secretHosts/);
   refused(t, 'maxTrackedSources: 20000000\n', 'maxTrackedSources', /between 1024 and 16000000/);
+  refused(t, 'inline:\n  hotMaxEntries: 2000000\n', 'inline.hotMaxEntries', /between 1024 and 1048576/);
   refused(t, 'blocked: ["::ffff:192.0.2.1"]\n', 'blocked[0]', /IPv4-mapped.*write 192\.0\.2\.1 instead/);
   refused(t, 'trusted: ["::ffff:198.51.100.0/120"]\n', 'trusted[0]', /IPv4-mapped.*write 198\.51\.100\.0\/24 instead/);
   refused(t, 'inline:\n  trustMark: 0x200000\n  watchMark: 0x200000\n', 'inline.watchMark', /shares bits with inline.trustMark/);
