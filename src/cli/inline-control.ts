@@ -11,7 +11,7 @@ import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
 import { sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
 import { UsageError } from '../errors.js';
 import type { BanSet, KernelOptions } from '../kernel/index.js';
-import { parseCidr } from '../packet/address.js';
+import { CidrSet, parseCidr, type ParsedCidr } from '../packet/address.js';
 import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import type { NfQueue } from '../queue/nfqueue.js';
 import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
@@ -45,6 +45,36 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
     if (c === null) throw new UsageError(`${JSON.stringify(text)} is not an IP address or CIDR`);
     const key = sourceKeyFromText(text, v6());
     return { c, key };
+  };
+  /**
+   * Takes `c` out of the native hot table. The table keys IPv4 addresses and
+   * IPv6 /64s (what the verdict loop puts there for an engine decision):
+   * an address, or a prefix of at least /64 while sources are tracked at
+   * /64 or narrower, is the one entry holding it; anything wider may span
+   * many entries, and the table is emptied (it is a cache: the kernel sets
+   * still drop banned sources and the engine decides the rest).
+   */
+  const forgetHot = (c: ParsedCidr): void => {
+    const one = c.family === 4 ? c.prefix === 32 : c.prefix >= 64 && v6() >= 64;
+    if (one) p.queue.hotDelete(c.bytes, c.family);
+    else p.queue.hotClear();
+  };
+  /** Lifts every ban, the engine's and the kernel set's, on a source or network inside `c`. */
+  const liftBansWithin = async (c: ParsedCidr, now: number): Promise<void> => {
+    const within = new CidrSet();
+    within.add(c);
+    const inside = (text: string): boolean => {
+      const n = parseCidr(text);
+      return n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family);
+    };
+    for (const [key] of [...p.engine.bans.entries(now)]) {
+      const text = sourceKeyText(key, v6());
+      if (!inside(text)) continue;
+      p.engine.bans.unban(key, now);
+      p.bans()?.remove(text);
+    }
+    for (const e of (await p.bans()?.list()) ?? []) if (inside(e.cidr)) p.bans()?.remove(e.cidr);
+    p.store.changed();
   };
   return async (req) => {
     const now = Date.now();
@@ -102,7 +132,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         let was = false;
         if (key !== null) {
           was = p.engine.bans.unban(key, now);
-          if (c.family === 4 || c.prefix <= 64) p.queue.hotDelete(c.bytes, c.family);
+          forgetHot(c);
           p.store.changed();
         }
         p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target);
@@ -115,7 +145,11 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           p.engine.bans.unban(key, now);
           p.bans()?.remove(sourceKeyText(key, v6()));
           p.store.changed();
+        } else {
+          // A network: every ban inside it goes (the engine checks bans before trust).
+          await liftBansWithin(c, now);
         }
+        forgetHot(c);
         p.engine.extraTrusted.add(c);
         // The hot table holds IPv4 addresses and IPv6 /64s: use it only when that is exactly what is trusted.
         if ((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, 0xffffffff);

@@ -7,7 +7,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { samples } from '../helpers/engine-fixtures.js';
-import { HOST4, PEER_A4, PEER_B4, SipLab, withCallId } from '../helpers/sip-lab.js';
+import { HOST4, HOST6, PEER_A4, PEER_A6, PEER_B4, SipLab, withCallId } from '../helpers/sip-lab.js';
 
 const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const SECRET = 'secret-7f3a.pbx.example.com';
@@ -26,7 +26,7 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--socket', sock], { encoding: 'utf8', timeout: 20_000 });
   const delivered = async (src: string, msg: Buffer): Promise<boolean> => {
     const id = `ctl-${process.pid}-${n++}`;
-    await lab.send('udp', src, HOST4, [withCallId(msg, id)]);
+    await lab.send('udp', src, src.includes(':') ? HOST6 : HOST4, [withCallId(msg, id)]);
     if (await lab.received(id, 400)) return true;
     const c = `ctlc-${process.pid}-${n++}`;
     await lab.send('udp', PEER_B4, HOST4, [withCallId(toSecret, c)]);
@@ -57,6 +57,20 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   t.equal(cli('ban', '10.88.0.0/16', '--for', '30').status, 0);
   t.ok(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes('10.88.0.0/16 timeout'), 'a network ban goes to the kernel set');
   t.ok((JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string }> }).bans.some((x) => x.source === '10.88.0.0/16'), 'and is listed');
+
+  // An engine ban of an IPv6 source also sits in the native hot table, keyed by its /64.
+  t.notOk(await delivered(PEER_A6, scanner), 'an IPv6 scanner is dropped');
+  t.ok(await lab.until(() => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban6']).includes('fd77::/64 timeout')), 'its /64 is banned');
+  t.equal(cli('unban', PEER_A6).status, 0);
+  t.ok(await delivered(PEER_A6, phone), 'unbanned by its address: its /64 passes again, the native tier included');
+
+  // Trusting a network lifts the bans inside it (the engine checks bans before trust).
+  t.notOk(await delivered(PEER_A4, scanner), 'a scanner UA bans PEER_A4 again');
+  t.ok(await lab.until(() => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(`${PEER_A4} timeout`)), 'in the kernel set');
+  t.equal(cli('trust', '10.77.0.0/24').status, 0);
+  t.notOk(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(PEER_A4), 'trusting its network took it out of the kernel set');
+  t.notOk((JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string }> }).bans.some((x) => x.source === PEER_A4), 'and out of the engine');
+  t.ok(await delivered(PEER_A4, scanner), 'its packets pass, scanner UA and all, the native tier included');
 
   t.equal(cli('trust', PEER_A4).status, 0);
   t.ok(await delivered(PEER_A4, scanner), 'a trusted source is accepted even with a scanner UA');
