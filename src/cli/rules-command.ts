@@ -2,8 +2,9 @@
 // `sipwall start` would install, for review. Needs no privilege.
 // `sipwall cleanup`: removes what sipwall installed (after a crash, say).
 
-import { UsageError } from '../errors.js';
+import { QueueError, UsageError } from '../errors.js';
 import { checkPrivilege, removeRules, renderRules } from '../kernel/index.js';
+import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import { loadConfig } from '../rules/load-config.js';
 import { kernelOptions } from './inline-options.js';
 import { parseFlags } from './parse-flags.js';
@@ -23,11 +24,15 @@ export const CLEANUP_HELP = `Usage: sipwall cleanup [options]
 
 Removes every kernel rule, chain and ban set sipwall installed, and nothing
 else. For use after a crash or kill; sipwall start does the same on its own.
+Refuses while a process has the queue bound (a running or restarted
+sipwall): stop it instead, it removes its rules on exit.
 Needs root or CAP_NET_ADMIN.
 
 Options:
   -c, --config FILE   the rules file whose inline section was used
       --defaults      use the shipped defaults only
+      --force         remove them even under a running sipwall (its traffic
+                      then flows unfiltered, and its bans are no longer enforced)
   -h, --help          this text`;
 
 const CONFIG_FLAGS = { config: { type: 'string', short: 'c' }, defaults: { type: 'boolean' } } as const;
@@ -53,14 +58,24 @@ export function runRules(argv: string[], out: (s: string) => void): number {
 }
 
 export async function runCleanup(argv: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseFlags('cleanup', argv, CONFIG_FLAGS);
+  const { values } = parseFlags('cleanup', argv, { ...CONFIG_FLAGS, force: { type: 'boolean' } });
   if (values.help === true) {
     out(CLEANUP_HELP);
     return 0;
   }
   const { config } = loadConfig(configSource(values, 'cleanup'));
   checkPrivilege();
-  const report = await removeRules(kernelOptions(config));
+  const opts = kernelOptions(config);
+  // A sipwall restarted by systemd after a crash is running again by the time
+  // an admin types this: taking its rules away would leave it serving an
+  // empty queue while the PBX goes unfiltered and no ban is enforced.
+  const bound = readKernelQueueStats(opts.queueNum);
+  if (bound !== null && values.force !== true) {
+    throw new QueueError(
+      `sipwall cleanup: queue ${opts.queueNum} is bound (netlink port ${bound.peerPortId}): a sipwall is running; stop it instead (it removes its rules on exit), or pass --force`,
+    );
+  }
+  const report = await removeRules(opts);
   out(JSON.stringify({ event: 'cleanup', changed: report.changed, removedChains: report.removedChains, removedJumps: report.removedJumps, destroyedSets: report.destroyedSets, keptSets: report.keptSets }));
   return 0;
 }

@@ -136,17 +136,25 @@ t.test('a normal stop leaves no rule or set behind', async (t) => {
 t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the rules', async (t) => {
   const lab = await SipLab.start(t, 'st5');
   const sw = await lab.sipwall(config());
+  const cleanup = (...extra: string[]) => spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'cleanup', '--config', lab.lastConfig, ...extra], { encoding: 'utf8' });
+  const live = cleanup();
+  t.equal(live.status, 69, 'cleanup refuses while sipwall has the queue bound');
+  t.match(live.stderr, /queue \d+ is bound .*a sipwall is running; stop it instead/);
+  t.match(lab.pair.host.save(4), /NFQUEUE/, 'and leaves its rules in place');
   sw.child.kill('SIGKILL');
   await new Promise((r) => sw.child.once('exit', r));
   t.match(lab.pair.host.save(4), /NFQUEUE/, 'rules are still there after the kill');
   const id = cid('after-kill');
   await lab.send('udp', PEER_A4, HOST4, [withCallId(phone, id)]);
   t.ok(await lab.received(id, 3000), 'SIP reaches the PBX unfiltered (--queue-bypass)');
-  const r = spawnSync('ip', ['netns', 'exec', lab.pair.host.name, 'node', BIN, 'cleanup', '--config', lab.lastConfig], { encoding: 'utf8' });
+  const r = cleanup();
   t.equal(r.status, 0, r.stderr);
   t.notMatch(lab.pair.host.save(4), /SIPWALL/, 'cleanup removed the chains');
   const again = await lab.sipwall(config());
   t.match(lab.pair.host.save(4), /NFQUEUE/, 'and a new start installs them again');
+  const forced = cleanup('--force');
+  t.equal(forced.status, 0, `--force removes them under a running sipwall: ${forced.stderr}`);
+  t.notMatch(lab.pair.host.save(4), /SIPWALL/);
   t.equal(await stop(again), 0);
 });
 
