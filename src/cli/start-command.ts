@@ -63,6 +63,44 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   const source = configSource(values, 'start');
   const loaded = loadConfig(source);
   checkPrivilege();
+  // Signals are caught from here on, before anything is changed: Node's
+  // default action for SIGTERM, SIGINT and SIGHUP kills the process, which
+  // during the setup would leave the rules in place (a 'systemctl reload'
+  // right after 'enable --now' sends SIGHUP, and systemd restarts nothing
+  // after a death by SIGHUP), and during the stop would cut the removal of
+  // the rules short. A stop asked for during the setup happens once the
+  // setup is done (or at once if nothing is installed yet); repeated stop
+  // signals, and SIGHUP while not running, are ignored.
+  const sig: Signals = { stop: null, wake: null, reload: null };
+  const onStop = (signal: NodeJS.Signals): void => {
+    if (sig.stop !== null) return;
+    sig.stop = signal;
+    sig.wake?.(signal);
+  };
+  const onHup = (): void => sig.reload?.();
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    return await runInline(source, loaded, sig);
+  } finally {
+    process.removeListener('SIGTERM', onStop);
+    process.removeListener('SIGINT', onStop);
+    process.removeListener('SIGHUP', onHup);
+  }
+}
+
+/** Stop and reload requests, caught by runStart before anything is changed. */
+interface Signals {
+  /** The first stop signal received, if any. */
+  stop: NodeJS.Signals | null;
+  /** Called with it when it arrives while serving. */
+  wake: ((signal: NodeJS.Signals) => void) | null;
+  /** What SIGHUP does: null outside of serving (ignored). */
+  reload: (() => void) | null;
+}
+
+async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConfig>, sig: Signals): Promise<number> {
   const log = new Logger();
   const gc = gcWarning();
   if (gc !== null) log.warn('gc-memory-reducer', { message: gc });
@@ -101,6 +139,12 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
   // Listening before the queue and the rules: a metrics port in use stops the start with nothing to undo.
   const metrics = await startInlineMetrics(loaded.config.metrics, { engine, loop, queue: () => queue, queueNum: kopts.queueNum });
   collectBeforeInline(); // the engine's tables exist, no packet is queued yet
+  if (sig.stop !== null) {
+    // Stopped before anything reached the kernel: nothing to remove.
+    await metrics?.close();
+    log.lifecycle('stop', { signal: sig.stop, before: 'the queue and the rules' });
+    return 0;
+  }
   try {
     queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
     const installed = await installRules(kopts);
@@ -148,7 +192,6 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
       return { ok: false, message: `${(e as Error).message} (the previous rules stay in force)` };
     }
   };
-  const onHup = (): void => void reload();
   const ctl = loaded.config.control;
   let control: Awaited<ReturnType<typeof startControlServer>> | null = null;
   try {
@@ -173,12 +216,9 @@ export async function runStart(argv: string[], out: (s: string) => void): Promis
     metrics: metrics?.url ?? null,
   });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.on('SIGHUP', onHup);
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  process.removeListener('SIGHUP', onHup);
+  sig.reload = () => void reload();
+  const signal = sig.stop ?? (await new Promise<NodeJS.Signals>((resolve) => (sig.wake = resolve)));
+  sig.reload = null;
   if (control !== null) await stopControlServer(control, ctl.socket);
   log.lifecycle('stopping', { signal });
   let code = 0;

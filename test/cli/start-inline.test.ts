@@ -131,6 +131,18 @@ t.test('a normal stop leaves no rule or set behind', async (t) => {
   t.same(lab.pair.host.ipsetNames(), [], 'no ipset left');
   t.ok(sw.events().some((e) => e['event'] === 'stop'), 'stop logged');
   t.notOk(sw.events().some((e) => e['event'] === 'gc-memory-reducer'), 'started with --no-memory-reducer: no GC warning');
+
+  // Signals that arrive while the rules are being removed must not cut that short.
+  const again = await lab.sipwall(config());
+  const done = new Promise<number | null>((r) => again.child.once('exit', (code) => r(code)));
+  again.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 5));
+  again.child.kill('SIGINT');
+  again.child.kill('SIGHUP');
+  again.child.kill('SIGTERM');
+  t.equal(await done, 0, 'a stop interrupted by SIGINT, SIGHUP and SIGTERM still exits 0');
+  t.equal(norm(lab.pair.host.save(4)), norm(before4), 'with every rule removed');
+  t.same(lab.pair.host.ipsetNames(), [], 'and every set');
 });
 
 t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the rules', async (t) => {
