@@ -263,8 +263,16 @@ export class Engine {
     // The Call-ID's hash names the call (call limit) and the transaction (answers): only computed for them.
     const callLimit = r.toll.enabled && r.toll.maxConcurrentCalls > 0;
     const call = (callLimit || r.answers.watch) && msg.callIdStart >= 0 ? hashBytes(buf, msg.callIdStart, msg.callIdEnd) : 0;
-    if (msg.method === M_CANCEL || msg.method === M_BYE) {
-      if (callLimit && msg.callIdStart >= 0) b.calls.remove(key, call, now);
+    if (msg.method === M_BYE) {
+      // A BYE ends the call only if the PBX says so (a 2xx, RFC 3261 §15.1.2):
+      // one that matches no dialog gets a 481 and the call goes on. With its
+      // answer watched, answer() frees the place; without, the BYE has to.
+      if (callLimit && msg.callIdStart >= 0 && !r.answers.watch) b.calls.remove(key, call, now);
+    } else if (msg.method === M_CANCEL) {
+      // A CANCEL that takes effect ends the INVITE with a 487 (§9.2), which
+      // answer() counts like any failed call; without watched answers, the
+      // CANCEL itself has to.
+      if (callLimit && msg.callIdStart >= 0 && !r.answers.watch) b.calls.remove(key, call, now);
     } else if (msg.method === M_INVITE && r.toll.enabled) {
       // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
       if (msg.ruriUserStart >= 0) {
@@ -296,8 +304,9 @@ export class Engine {
       const credentials = msg.hasCredentials;
       b.pending.put(Engine.transaction(msg, call), key, now, credentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
       // Its answers must be read, not only the 403/404 kind the kernel queues for everyone:
-      // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's final answer ends the call (call limit).
-      if (credentials || (callLimit && msg.method === M_INVITE)) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
+      // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's failure or a
+      // BYE's 2xx ends the call (call limit).
+      if (credentials || (callLimit && (msg.method === M_INVITE || msg.method === M_BYE))) return this.merge(d, VERDICT_ACCEPT_WATCH, R_OK, '');
     }
     this.merge(d, VERDICT_ACCEPT, R_OK, '');
   }
@@ -385,7 +394,9 @@ export class Engine {
     const status = msg.status;
     if (!b.pending.take(Engine.transaction(msg, hashBytes(msg.buf, msg.callIdStart, msg.callIdEnd)), key, now, status >= 200)) return;
     const credentials = (b.pending.flagsOut & PENDING_CREDENTIALS) !== 0;
+    // The call ends with a failed INVITE (a CANCEL's 487 included) or an accepted BYE.
     if (b.pending.methodOut === M_INVITE && status >= 300) b.calls.remove(key, b.pending.callOut, now);
+    else if (b.pending.methodOut === M_BYE && status >= 200 && status < 300) b.calls.remove(key, b.pending.callOut, now);
     let first = -1;
     let last = -1;
     let reason = 0;

@@ -130,8 +130,29 @@ t.test('call-limit sample: the next call beyond maxConcurrentCalls is dropped (n
   t.equal(over.ruleId, 'call-limit');
   t.notOk(over.ban, 'call-limit drops without banning');
   const bye = variant(msg, 0, { callId: true }).replace(/^INVITE /, 'BYE ').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 BYE').replace(/(\r\nTo: <[^>]*>)/, '$1;tag=pbx1');
-  t.equal(j.udp('198.51.100.7', bye, 1300).verdict, VERDICT_ACCEPT, 'BYE of the first call');
+  // The PBX's answer to a request: its Via, From, To, Call-ID and CSeq copied (RFC 3261 §8.2.6.2).
+  const reply = (req: string, status: string): string =>
+    [`SIP/2.0 ${status}`, ...req.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)), 'Content-Length: 0', '', ''].join('\r\n');
+  t.equal(j.udp('198.51.100.7', bye, 1300).verdict, VERDICT_ACCEPT_WATCH, 'BYE of the first call: its answer is watched');
+  t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1310).ruleId, 'call-limit', 'the BYE alone frees nothing');
+  const fake = bye.replace(/Call-ID: r0-/, 'Call-ID: r0-fake-');
+  t.equal(j.udp('198.51.100.7', fake, 1320).verdict, VERDICT_ACCEPT_WATCH, 'a BYE for a dialog the PBX does not know');
+  j.answer('198.51.100.7', reply(fake, '481 Call/Transaction Does Not Exist'), 1330);
+  t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1340).ruleId, 'call-limit', 'refused with a 481: frees nothing');
+  t.equal(j.answer('198.51.100.7', reply(bye, '200 OK'), 1350).verdict, VERDICT_ACCEPT, 'the PBX accepts the BYE');
   t.equal(j.udp('198.51.100.7', variant(msg, max, { callId: true }), 1400).verdict, VERDICT_ACCEPT_WATCH, 'then a new call fits');
+  // A CANCEL ends a call when the PBX ends the INVITE with a 487.
+  const cancel = variant(msg, 2, { callId: true }).replace(/^INVITE /, 'CANCEL ').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 CANCEL');
+  j.udp('198.51.100.7', cancel, 1410);
+  t.equal(j.udp('198.51.100.7', variant(msg, max + 2, { callId: true }), 1420).ruleId, 'call-limit', 'the CANCEL alone frees nothing');
+  j.answer('198.51.100.7', reply(variant(msg, 2, { callId: true }), '487 Request Terminated'), 1430);
+  t.equal(j.udp('198.51.100.7', variant(msg, max + 2, { callId: true }), 1440).verdict, VERDICT_ACCEPT_WATCH, 'its INVITE\'s 487 does');
+  // Without watched answers there is no 2xx to wait for: the BYE itself ends the call.
+  const blind = new Judge(engineFor(configWith({ answers: { ...defaults.answers, watch: false } })));
+  for (let i = 0; i < max; i++) blind.udp('198.51.100.9', variant(msg, i, { callId: true }), 1000 + i);
+  t.equal(blind.udp('198.51.100.9', variant(msg, max, { callId: true }), 1100).ruleId, 'call-limit', 'answers not watched: full');
+  t.equal(blind.udp('198.51.100.9', bye.replace(/Call-ID: r0-/, 'Call-ID: r1-'), 1200).verdict, VERDICT_ACCEPT, 'a plain accept for the BYE');
+  t.equal(blind.udp('198.51.100.9', variant(msg, max, { callId: true }), 1300).verdict, VERDICT_ACCEPT, 'which ended the call');
   t.equal(j.udp('198.51.100.8', variant(msg, 99, { callId: true }), 1500).verdict, VERDICT_ACCEPT_WATCH, 'the limit is per source');
   // The PBX hangs up one of them: its BYE, leaving the PBX, ends the call too.
   t.equal(j.udp('198.51.100.7', variant(msg, max + 1, { callId: true }), 1600).ruleId, 'call-limit', 'full again');
