@@ -43,10 +43,15 @@ export const R_CALL_LIMIT = 28;
 export const R_ANSWER = 29;
 /** Trusted after the PBX accepted its credentials (answers.trustAfterAuthSeconds). */
 export const R_AUTH_TRUST = 30;
+/** A TCP segment whose bytes differ from those already judged at the same sequence numbers. */
+export const R_TCP_OVERLAP = 31;
+/** A TCP segment repeating bytes older than what a flow keeps to compare them with. */
+export const R_TCP_OLD = 32;
 
 export const REASON_NAMES: readonly string[] = [
   'ok', 'blocked', 'banned', 'trusted-list', 'trusted', 'scanner-ua', 'fingerprint', 'secret-host',
   'rate-register', 'rate-invite', 'rate-all', 'strict', 'response', 'keepalive', 'stun', 'non-sip',
   'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit', 'manual',
   'auth-failures', 'unknown-users', 'distinct-users', 'toll-fraud', 'call-limit', 'answer', 'auth-trust',
+  'tcp-overlap', 'tcp-old',
 ];

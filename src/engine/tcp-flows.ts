@@ -12,6 +12,18 @@
 // Segments after a gap are dropped: the kernel has not delivered the missing
 // bytes either, and the sender retransmits in order (RFC 9293 §3.10.7.4), so
 // we only ever judge the stream in the order the PBX will read it.
+//
+// Bytes sent again (a retransmission, or a segment overlapping what was
+// judged) pass only if they are the bytes we judged. We see a segment before
+// the kernel's TCP does (netfilter runs first), and the kernel may still
+// throw it away: a bad checksum, a PAWS-stale timestamp. An attacker who
+// sends a harmless segment the kernel discards, then other bytes at the same
+// sequence numbers, would otherwise have the PBX read bytes nobody judged
+// (the insertion attack of Ptacek and Newsham, 1998). So each flow keeps the
+// last SEEN_BYTES bytes it judged: a repeat that differs is dropped and ends
+// the flow; one older than that cannot be checked and is dropped alone (the
+// kernel has normally acknowledged such bytes long ago, so it discards them
+// anyway).
 
 import { LRUCache } from 'lru-cache';
 import type { PacketView } from '../packet/packet-view.js';
@@ -20,7 +32,7 @@ import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
 import type { Decision } from './decision.js';
 import type { Engine } from './engine.js';
-import { R_FLOW_DROPPED, R_NO_PAYLOAD, R_PARTIAL, R_RETRANSMIT, R_TCP_GAP } from './reasons.js';
+import { R_FLOW_DROPPED, R_NO_PAYLOAD, R_PARTIAL, R_RETRANSMIT, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP } from './reasons.js';
 import type { SourceKey } from './source-key.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from './verdicts.js';
 
@@ -29,6 +41,8 @@ const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
 /** A sequence jump larger than this is a new connection on a reused 4-tuple, not a gap. */
 const RESYNC_WINDOW = 1 << 20;
+/** Judged bytes a flow keeps to compare repeats with: a full-size Ethernet segment and more. */
+const SEEN_BYTES = 2048;
 
 interface Flow {
   nextSeq: number;
@@ -38,6 +52,9 @@ interface Flow {
   /** Body bytes of the current message not yet seen: they pass without parsing. */
   skip: number;
   dropped: boolean;
+  /** The last seenLen bytes of the stream judged, ending at nextSeq (allocated with the first payload). */
+  seen: Buffer | null;
+  seenLen: number;
 }
 
 export class TcpFlows {
@@ -71,7 +88,7 @@ export class TcpFlows {
     const synLen = (flags & TCP_SYN) !== 0 ? 1 : 0;
     const seq = (v.tcpSeq + synLen) >>> 0;
     if (synLen !== 0 || f === undefined) {
-      f = { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false };
+      f = { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, seen: null, seenLen: 0 };
       this.lru.set(fk, f);
     }
     if (v.payloadLen === 0) {
@@ -90,6 +107,7 @@ export class TcpFlows {
       f.pending = null;
       f.pendingLen = 0;
       f.skip = 0;
+      f.seenLen = 0;
       delta = 0;
     }
     if (delta > 0) {
@@ -97,15 +115,48 @@ export class TcpFlows {
       d.reason = R_TCP_GAP;
       return;
     }
-    if (delta + v.payloadLen <= 0) {
-      d.verdict = VERDICT_ACCEPT;
-      d.reason = R_RETRANSMIT;
-      return;
+    if (delta < 0) {
+      // The first -delta bytes (or all of them) repeat judged ones: they must be the same bytes.
+      const back = -delta;
+      const n = Math.min(back, v.payloadLen);
+      if (back > f.seenLen) {
+        d.verdict = VERDICT_DROP;
+        d.reason = R_TCP_OLD;
+        return;
+      }
+      if (f.seen!.compare(v.buf, v.payloadOff, v.payloadOff + n, f.seenLen - back, f.seenLen - back + n) !== 0) {
+        f.dropped = true;
+        d.verdict = VERDICT_DROP;
+        d.reason = R_TCP_OVERLAP;
+        return;
+      }
+      if (n === v.payloadLen) {
+        d.verdict = VERDICT_ACCEPT;
+        d.reason = R_RETRANSMIT;
+        return;
+      }
     }
     const end = v.payloadOff + v.payloadLen;
+    const start = v.payloadOff - delta;
     f.nextSeq = (seq + v.payloadLen) >>> 0;
-    this.consume(engine, f, v.buf, v.payloadOff - delta, end, key, now, d);
+    this.remember(f, v.buf, start, end);
+    this.consume(engine, f, v.buf, start, end, key, now, d);
     if (d.verdict === VERDICT_DROP) f.dropped = true;
+  }
+
+  /** Appends buf[s, e), the stream's newly judged bytes, to the flow's last SEEN_BYTES. */
+  private remember(f: Flow, buf: Buffer, s: number, e: number): void {
+    const seen = (f.seen ??= Buffer.allocUnsafe(SEEN_BYTES));
+    const n = e - s;
+    if (n >= SEEN_BYTES) {
+      buf.copy(seen, 0, e - SEEN_BYTES, e);
+      f.seenLen = SEEN_BYTES;
+      return;
+    }
+    const keep = Math.min(f.seenLen, SEEN_BYTES - n);
+    if (keep > 0 && keep < f.seenLen) seen.copyWithin(0, f.seenLen - keep, f.seenLen);
+    buf.copy(seen, keep, s, e);
+    f.seenLen = keep + n;
   }
 
   private consume(engine: Engine, f: Flow, buf: Buffer, p: number, end: number, key: SourceKey, now: number, d: Decision): void {

@@ -1,7 +1,7 @@
 // SIP over TCP through the engine: segments, not messages.
 
 import t from 'tap';
-import { R_FLOW_DROPPED, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP } from '../../src/engine/reasons.js';
+import { R_FLOW_DROPPED, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP } from '../../src/engine/reasons.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
@@ -70,6 +70,39 @@ t.test('gaps are dropped for in-order retransmission; retransmissions of accepte
   t.notOk(j.d.ban, 'a gap is not an offence');
   t.equal(j.tcp('192.0.2.6', 40005, 1, DATA, register, 2).reason, R_RETRANSMIT);
   t.equal(j.tcp('192.0.2.6', 40005, 1 + register.length, DATA, register, 3).reason, R_OK, 'in-order data continues');
+});
+
+t.test('bytes sent again must be the bytes judged (insertion: the kernel may discard what we saw)', async (t) => {
+  // A harmless segment the kernel would throw away (bad checksum, stale timestamp), then the attack at the same sequence numbers.
+  const j = judge();
+  t.equal(j.tcp('192.0.2.8', 40007, 1000, DATA, register, 0).reason, R_OK, 'a legit REGISTER');
+  let d = j.tcp('192.0.2.8', 40007, 1000, DATA, scannerRegister, 1);
+  t.equal(d.reason, R_TCP_OVERLAP, 'other bytes at the same sequence numbers');
+  t.equal(d.verdict, VERDICT_DROP);
+  t.equal(j.tcp('192.0.2.8', 40007, 1000 + register.length, DATA, register, 2).reason, R_FLOW_DROPPED, 'and the connection is dropped from then on');
+  // A segment reaching back into judged bytes and beyond: the old part must match, the new part is judged.
+  const k = judge();
+  const cut = 100;
+  t.equal(k.tcp('192.0.2.9', 40008, 1, DATA, register.subarray(0, cut), 0).reason, R_PARTIAL);
+  d = k.tcp('192.0.2.9', 40008, 1 + 50, DATA, register.subarray(50), 1);
+  t.equal(d.reason, R_OK, 'an overlap that repeats the same bytes, then the rest: judged');
+  d = k.tcp('192.0.2.9', 40008, 1 + register.length - 10, DATA, Buffer.concat([register.subarray(register.length - 10), scannerRegister]), 2);
+  t.equal(d.reason, R_SCANNER_UA, 'the new part after a matching overlap is judged');
+  const m = judge();
+  m.tcp('192.0.2.10', 40009, 1, DATA, register.subarray(0, cut), 0);
+  const changed = Buffer.from(register.subarray(50));
+  changed[10] = changed[10]! ^ 0x20;
+  t.equal(m.tcp('192.0.2.10', 40009, 1 + 50, DATA, changed, 1).reason, R_TCP_OVERLAP, 'an overlap whose old part differs');
+  // Older than what a flow keeps: dropped, not trusted.
+  const o = judge({ rateLimits: { ...configWith().rateLimits, all: { limit: 1000, windowSeconds: 10 } } });
+  let seq = 1;
+  for (let i = 0; i < 8; i++) {
+    t.equal(o.tcp('192.0.2.11', 40010, seq, DATA, register, 10 + i).verdict, VERDICT_ACCEPT);
+    seq += register.length;
+  }
+  t.equal(o.tcp('192.0.2.11', 40010, 1, DATA, register, 20).reason, R_TCP_OLD, `bytes ${seq - 1} back: beyond the 2 KiB kept`);
+  t.equal(o.tcp('192.0.2.11', 40010, seq - register.length, DATA, register, 21).reason, R_RETRANSMIT, 'the last segment again: compared and passed');
+  t.equal(o.tcp('192.0.2.11', 40010, seq, DATA, register, 22).verdict, VERDICT_ACCEPT, 'and the stream goes on');
 });
 
 t.test('a header block that never ends is refused at the cap, not buffered forever', async (t) => {
