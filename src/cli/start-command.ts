@@ -181,6 +181,9 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     try {
       const next = await loadConfigAsync(source);
       engine.setRules(compileRules(next.config));
+      // The native tier's answers were the old rules' (a source trusted then may be blocked now):
+      // from here the engine decides again, and refills the table as it bans and trusts.
+      queue?.hotClear();
       files = next.files;
       if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
         log.warn('reload-inline-ignored', { message: 'the inline section changed: restart sipwall to apply it' });

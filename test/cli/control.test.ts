@@ -86,6 +86,11 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   t.equal(good.status, 0, good.stderr);
   t.match(good.stdout, /rules reloaded/);
   t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'reload-refused') && sw.events().some((e) => e['event'] === 'reload')), 'both logged');
+
+  // PEER_A4 is trusted (sipwall trust above), so the native tier accepts it by itself; a reload that blocks it must reach that tier too.
+  writeFileSync(cfg, `secretHosts: [${SECRET}]\nblocked: [${PEER_A4}]\ninline: {queueNum: 320}\nstateFile: ${join(lab.dir, 'bans.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
+  t.equal(cli('reload').status, 0);
+  t.notOk(await delivered(PEER_A4, phone), 'blocked by the reloaded rules, the native tier included');
 });
 
 t.test('control commands: bad arguments and no sipwall give one-line errors', async (t) => {
