@@ -177,8 +177,12 @@ function refuseForeign(state: InstalledState): void {
 /**
  * Install (or replace) sipwall's rules and ban sets in the runner's network
  * namespace. Safe to run twice and after a crash: exactly one copy results.
- * On a failure part-way, whatever was installed is removed again and the
- * KernelError is rethrown.
+ * On a failure part-way on a host that had none of our rules, whatever was
+ * installed is removed again and the KernelError is rethrown. On a host that
+ * had rules left by an earlier run, nothing is removed: those rules are the
+ * documented fail mode of a dead sipwall (fail-closed drops SIP until it
+ * returns; fail-open still drops banned sources in the raw table), and
+ * taking them away would let everything through unfiltered.
  */
 export async function installRules(input: KernelOptionsInput | KernelOptions, runner: CommandRunner = DEFAULT_RUNNER): Promise<InstallReport> {
   const opts = validateKernelOptions(input);
@@ -228,12 +232,18 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
       if (script !== '') await runner.check([RESTORE[6], ...RESTORE_ARGS], { input: script });
     }
   } catch (err) {
+    const e = err instanceof KernelError ? err : new KernelError(`installing rules failed: ${String(err)}`, { cause: err });
+    if (report.replacedLeftovers || state.sets.some((x) => wanted.some(([name]) => name === x.name))) {
+      // Each family's restore is one transaction: every family holds either its old rules or the new ones.
+      e.message += ` (the rules and ban sets of the previous run were left in place, in ${opts.failOpen ? 'fail-open' : 'fail-closed'} mode: run sipwall start again, or sipwall cleanup to remove them)`;
+      throw e;
+    }
     try {
       await removeRules(opts, runner);
     } catch {
       // The original failure is the one worth reporting.
     }
-    throw err instanceof KernelError ? err : new KernelError(`installing rules failed: ${String(err)}`, { cause: err });
+    throw e;
   }
   // Sets our old chains referenced under other names (set4/set6 changed), and
   // the IPv6 set when ipv6 was turned off: now unused, so ours to clean.

@@ -127,6 +127,33 @@ t.test('leftovers of a crash are replaced by one clean set', async (t) => {
   t.same(snapshot(b), clean, 'duplicates and stale rules -> same as a fresh install');
 });
 
+t.test('a failure part-way rolls back on a clean host, and keeps what an earlier run left', async (t) => {
+  /** ns's runner, with every ip6tables-restore failing (the xtables lock held too long, say). */
+  const failing = (ns: Ns): Ns['runner'] => {
+    const r = Object.create(ns.runner) as Ns['runner'];
+    r.run = async (command, opts) => {
+      if (command[0] === 'ip6tables-restore') return { code: 4, stdout: '', stderr: 'injected failure' };
+      return ns.runner.run(command, opts);
+    };
+    r.check = async (command, opts) => {
+      if (command[0] === 'ip6tables-restore') throw new KernelError('ip6tables-restore: injected failure');
+      return ns.runner.check(command, opts);
+    };
+    return r;
+  };
+  const clean = createNs(t, 'failc');
+  const before = snapshot(clean);
+  await t.rejects(installRules({ ...OPTS, failOpen: false }, failing(clean)), { message: /injected failure$/ }, 'the error, and nothing about leftovers');
+  t.same(snapshot(clean), before, 'clean host: as found');
+
+  // A fail-closed run that died: its rules hold SIP back until sipwall returns.
+  const crashed = createNs(t, 'failk');
+  await installRules({ ...OPTS, failOpen: false }, crashed.runner);
+  const left = snapshot(crashed);
+  await t.rejects(installRules({ ...OPTS, failOpen: false }, failing(crashed)), { message: /previous run were left in place, in fail-closed mode/ });
+  t.same(snapshot(crashed), left, 'the leftovers stay: SIP stays held back, bans stay enforced');
+});
+
 t.test('remove restores exactly the ruleset before install; admin rules untouched', async (t) => {
   const ns = createNs(t, 'remove');
   addAdminRules(ns);
