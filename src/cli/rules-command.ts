@@ -26,7 +26,7 @@ Removes every kernel rule, chain and ban set sipwall installed, and nothing
 else. For use after a crash or kill; sipwall start does the same on its own.
 Refuses while a process has the queue bound (a running or restarted
 sipwall): stop it instead, it removes its rules on exit.
-Needs root or CAP_NET_ADMIN.
+Needs root or CAP_NET_ADMIN (and CAP_NET_RAW with the legacy iptables backend).
 
 Options:
   -c, --config FILE   the rules file whose inline section was used

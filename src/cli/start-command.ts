@@ -37,7 +37,7 @@ export const START_HELP = `Usage: sipwall start [options]
 
 Puts sipwall inline: installs the kernel rules, binds the NFQUEUE and judges
 SIP until stopped. Runs in the foreground and logs JSON lines to stdout.
-Needs root or CAP_NET_ADMIN.
+Needs root or CAP_NET_ADMIN (and CAP_NET_RAW with the legacy iptables backend).
 
 Signals: SIGTERM/SIGINT stop and remove every rule sipwall installed;
 SIGHUP reloads the rules file (a bad file is refused, the old rules stay).
