@@ -356,7 +356,8 @@ export class Engine {
     // bytes tell, before any parsing.
     if (!stream && Engine.ignorableFromPbx(buf, off, end)) return;
     while (off < end && !d.ban) {
-      const st = parseSip(buf, off, end, msg, stream);
+      // What the PBX sends: no lone-CR check (parse-sip.ts), its cost is the watching's.
+      const st = parseSip(buf, off, end, msg, stream, false);
       if (st !== PARSE_OK || msg.end <= off) return;
       off = msg.end;
       if (msg.callIdStart < 0) continue;

@@ -25,7 +25,9 @@
 //   'bad-line-end' (in a header name, 'bad-header-name'): pjsip, the stack
 //   of Asterisk's chan_pjsip, ends a line at a lone CR, so reading the CR as
 //   a byte of the value would let a header ("X: a\rTo: ...") or the end of
-//   a Call-ID hide from us and not from the PBX.
+//   a Call-ID hide from us and not from the PBX. The check costs a memchr
+//   per header line; a caller reading what the PBX itself sent (whose
+//   requests with a lone CR never reached it) passes checkLineEnds false.
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
 //   (§7.1; RFC 4475 §3.1.2.8/§3.1.2.9 allow rejecting lwsstart and trws).
 //   "SIP/2.0" is matched case-insensitively (§7.1). The Request-URI must
@@ -177,9 +179,9 @@ function invalid(msg: SipMessage, reason: string): number {
  * Parses one SIP message (or CRLF keep-alive) from buf[start, end). See the
  * file comment for the contract. `stream` is true for TCP/TLS (a missing
  * Content-Length means no body), false for a UDP datagram (the body runs to
- * `end`).
+ * `end`). `checkLineEnds` false skips the lone-CR check (see above).
  */
-export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessage, stream = false): number {
+export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessage, stream = false, checkLineEnds = true): number {
   reset(msg, buf, start);
   const cls = CHAR_CLASS;
   const low = LOWER;
@@ -265,7 +267,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     const rs = p;
     p = buf.indexOf(LF, p);
-    if (!crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
+    if (checkLineEnds && !crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -388,7 +390,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       p += 2;
     }
     // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
-    if (!crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
+    if (checkLineEnds && !crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon

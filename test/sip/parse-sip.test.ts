@@ -221,6 +221,9 @@ t.test('line folding and value trimming (RFC 3261 §7.3.1)', async (t) => {
     t.equal(parse(bad), PARSE_INVALID, JSON.stringify(bad));
     t.equal(msg.reason, 'bad-line-end');
   }
+  const lone = Buffer.from('SIP/2.0 401 Unauthorized\r\nSubject: a\rb\r\nCall-ID: c\r\n\r\n');
+  t.equal(parseSip(lone, 0, lone.length, msg, false, false), PARSE_OK, 'unchecked (what the PBX sends): a lone CR is a byte of the value');
+  t.equal(txt(msg.callIdStart, msg.callIdEnd), 'c');
   t.equal(parse('OPTIONS sip:a@b SIP/2.0\r\nSubject: a\r\n b\r\n\tc\r\nCall-ID: c\r\n\r\n'), PARSE_OK, 'the CRs of folds are CRLFs');
   t.equal(txt(msg.headers[1]!, msg.headers[2]!), 'a\r\n b\r\n\tc');
   t.equal(parse('OPTIONS sip:a@b SIP/2.0\nSubject: a\r\n b\nCall-ID: c\n\n'), PARSE_OK, 'a CRLF fold in a line ended by LF');
