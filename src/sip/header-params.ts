@@ -48,7 +48,6 @@ function lowerEquals(buf: Buffer, s: number, e: number, needle: Uint8Array): boo
  * via-branch = "branch" EQUAL token). Fills PARAM, -1/-1 if absent.
  */
 export function findViaBranch(buf: Buffer, s: number, e: number): void {
-  const cls = CHAR_CLASS;
   const stop = VIA_STOP;
   PARAM[0] = -1;
   PARAM[1] = -1;
@@ -64,17 +63,21 @@ export function findViaBranch(buf: Buffer, s: number, e: number): void {
     p + 8 <= e && buf[p + 1] === 0x62 && buf[p + 2] === 0x72 && buf[p + 3] === 0x61 && buf[p + 4] === 0x6e &&
     buf[p + 5] === 0x63 && buf[p + 6] === 0x68 && buf[p + 7] === EQUAL // "branch="
   ) {
-    const vs = p + 8;
-    let ve = vs;
-    while (ve < e && (cls[buf[ve]!]! & C_TOKEN) !== 0) ve++;
-    if (ve > vs) {
-      PARAM[0] = vs;
-      PARAM[1] = ve;
-      return;
-    }
+    if (tokenParam(buf, p + 8, e)) return;
     // "branch=" then LWS (a fold, say): the general walk skips it.
   }
   branchParam(buf, p, e);
+}
+
+/** Fills PARAM with the token starting at buf[vs] (ending by e); false, PARAM untouched, if it is empty. */
+function tokenParam(buf: Buffer, vs: number, e: number): boolean {
+  const cls = CHAR_CLASS;
+  let ve = vs;
+  while (ve < e && (cls[buf[ve]!]! & C_TOKEN) !== 0) ve++;
+  if (ve === vs) return false;
+  PARAM[0] = vs;
+  PARAM[1] = ve;
+  return true;
 }
 
 /** findViaBranch's general walk over via-params, from the ';' at buf[p]: any case, LWS, quoted values. */
@@ -95,12 +98,7 @@ function branchParam(buf: Buffer, p: number, e: number): void {
       if (p >= e || buf[p] !== EQUAL) return;
       p++;
       while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
-      const vs = p;
-      while (p < e && (cls[buf[p]!]! & C_TOKEN) !== 0) p++;
-      if (p > vs) {
-        PARAM[0] = vs;
-        PARAM[1] = p;
-      }
+      tokenParam(buf, p, e);
       return;
     }
     // Skip this parameter's value (a quoted-string may hide ';' or ',').
