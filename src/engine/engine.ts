@@ -263,15 +263,11 @@ export class Engine {
     // The Call-ID's hash names the call (call limit) and the transaction (answers): only computed for them.
     const callLimit = r.toll.enabled && r.toll.maxConcurrentCalls > 0;
     const call = (callLimit || r.answers.watch) && msg.callIdStart >= 0 ? hashBytes(buf, msg.callIdStart, msg.callIdEnd) : 0;
-    if (msg.method === M_BYE) {
-      // A BYE ends the call only if the PBX says so (a 2xx, RFC 3261 §15.1.2):
-      // one that matches no dialog gets a 481 and the call goes on. With its
-      // answer watched, answer() frees the place; without, the BYE has to.
-      if (callLimit && msg.callIdStart >= 0 && !r.answers.watch) b.calls.remove(key, call, now);
-    } else if (msg.method === M_CANCEL) {
-      // A CANCEL that takes effect ends the INVITE with a 487 (§9.2), which
-      // answer() counts like any failed call; without watched answers, the
-      // CANCEL itself has to.
+    if (msg.method === M_BYE || msg.method === M_CANCEL) {
+      // The call ends only if the PBX says so: a 2xx to the BYE (RFC 3261
+      // §15.1.2), or the 487 that a CANCEL taking effect gets the INVITE
+      // (§9.2); one that matches no dialog gets a 481 and the call goes on.
+      // answer() frees the place then; without watched answers, the request has to.
       if (callLimit && msg.callIdStart >= 0 && !r.answers.watch) b.calls.remove(key, call, now);
     } else if (msg.method === M_INVITE && r.toll.enabled) {
       // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
