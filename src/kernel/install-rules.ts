@@ -233,7 +233,7 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
     }
   } catch (err) {
     const e = err instanceof KernelError ? err : new KernelError(`installing rules failed: ${String(err)}`, { cause: err });
-    if (report.replacedLeftovers || state.sets.some((x) => wanted.some(([name]) => name === x.name))) {
+    if (report.replacedLeftovers) {
       // Each family's restore is one transaction: every family holds either its old rules or the new ones.
       e.message += ` (the rules and ban sets of the previous run were left in place, in ${opts.failOpen ? 'fail-open' : 'fail-closed'} mode: run sipwall start again, or sipwall cleanup to remove them)`;
       throw e;
