@@ -8,6 +8,7 @@
 // The digits go to a module scratch array and prefixes are compared as
 // bytes: no string per INVITE.
 
+import { hexValue } from '../packet/address.js';
 import type { CompiledTollFraud, PrefixIndex } from '../rules/compile-rules.js';
 
 export const TOLL_INTERNATIONAL = 'toll-international';
@@ -23,13 +24,6 @@ const PLUS = 0x2b;
 /** The number: '+' (if any) then digits, in NUM[0, numLen). */
 const NUM = new Uint8Array(MAX_DIGITS + 1);
 let numLen = 0;
-
-/** The value of a hex digit, -1 if the byte is not one. */
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
-}
 
 /**
  * Reads buf[s, e) into NUM; false if it is not a telephone number.

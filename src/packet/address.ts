@@ -115,7 +115,8 @@ function parseIpv4Into(text: string, start: number, end: number, out: Uint8Array
   return i === end;
 }
 
-function hexValue(c: number): number {
+/** The value of the hex digit `c` (either case), -1 if it is not one. */
+export function hexValue(c: number): number {
   if (c >= CH_0 && c <= CH_9) return c - CH_0;
   if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10; // a-f
   if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10; // A-F
