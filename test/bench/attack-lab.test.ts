@@ -148,10 +148,10 @@ t.test('signatures off (issue 6): the softphone-UA svwar learns nothing, svcrack
     t.ok(legit !== undefined && legit.sipp.successful > 0 && legit.baresip.attempted > 0, `${r.scenario}: phones registered and called meanwhile`);
     if (legit === undefined) continue;
     t.equal(legit.baresip.succeeded, legit.baresip.attempted, `${r.scenario}: every baresip registration succeeded (${legit.baresip.succeeded}/${legit.baresip.attempted})`);
-    // A packet sipwall dropped shows in sipp as a timeout. sipp also aborts
-    // a call on a late 180 retransmission that arrives while it pauses
-    // before its BYE ("unexpected message"): that message was delivered, so
-    // such a failure does not count against the filter.
+    // A packet sipwall dropped shows in sipp as a timeout. A call sipp
+    // aborted on an "unexpected message" got that message delivered, so it
+    // does not count against the filter; the scenario accepts the one seen
+    // in practice, a 180 reordered after the 200 (sipp-phone.ts).
     const lateRetransmits = (legit.sipp.errors.match(/Aborting call on unexpected message/g) ?? []).length;
     t.ok(legit.sipp.failed <= lateRetransmits, `${r.scenario}: no sipp register+call cycle failed for a lost packet (${legit.sipp.successful}/${legit.sipp.created} ok, ${lateRetransmits} aborted on a late retransmission)`);
     t.ok(legit.sipp.successful >= legit.sipp.created - 1, `${r.scenario}: at most one cycle lost that way`);
