@@ -35,6 +35,17 @@ function alive(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * A request must be whole within this long after the connection opens, and
+ * its answer written within it too: a client trickling a byte every few
+ * seconds cannot keep a connection (and with it stopControlServer, which
+ * `start` awaits before removing its rules) for hours.
+ */
+const CONNECTION_DEADLINE_MS = 10_000;
+
+/** Open client connections per server, destroyed when it stops. */
+const clients = new WeakMap<Server, Set<Socket>>();
+
 export async function startControlServer(path: string, group: string, handle: ControlHandler): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   if (await alive(path)) throw new ControlError(`another sipwall is answering on ${path}; stop it first`);
@@ -44,28 +55,47 @@ export async function startControlServer(path: string, group: string, handle: Co
     // absent: nothing to remove
   }
   const gid = group === '' ? -1 : groupId(group);
-  const server = createServer((sock) => serve(sock, handle));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new ControlError(`cannot listen on ${path}: ${e.message}`)));
-    // Created with a umask that leaves no access to others, then narrowed; no window where anyone else can connect.
-    const old = process.umask(0o177);
-    server.listen(path, () => {
-      process.umask(old);
-      resolve();
-    });
+  const open = new Set<Socket>();
+  const server = createServer((sock) => {
+    open.add(sock);
+    sock.once('close', () => open.delete(sock));
+    serve(sock, handle);
   });
-  if (gid >= 0) {
-    chownSync(path, 0, gid);
-    chmodSync(path, 0o660);
-  } else {
-    chmodSync(path, 0o600);
+  clients.set(server, open);
+  // Created with a umask that leaves no access to others, then narrowed; no
+  // window where anyone else can connect. The umask is the process's: it is
+  // put back whatever happens, or every file written later would be 0600.
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new ControlError(`cannot listen on ${path}: ${e.message}`)));
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(old);
+  }
+  try {
+    if (gid >= 0) {
+      chownSync(path, 0, gid);
+      chmodSync(path, 0o660);
+    } else {
+      chmodSync(path, 0o600);
+    }
+  } catch (e) {
+    // Giving the socket to a group takes CAP_CHOWN or membership of that
+    // group (chown(2)); sipwall.service grants neither unless told to.
+    await stopControlServer(server, path);
+    const hint = gid >= 0 ? ` (giving it to group ${JSON.stringify(group)} takes membership of it: SupplementaryGroups=${group} in sipwall.service)` : '';
+    throw new ControlError(`cannot set the mode of ${path}${hint}: ${(e as Error).message}`);
   }
   return server;
 }
 
+/** Stops listening, removes the socket file and drops the clients still connected. */
 export function stopControlServer(server: Server, path: string): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
+    for (const sock of clients.get(server) ?? []) sock.destroy();
     try {
       unlinkSync(path);
     } catch {
@@ -77,7 +107,9 @@ export function stopControlServer(server: Server, path: string): Promise<void> {
 function serve(sock: Socket, handle: ControlHandler): void {
   let buf = '';
   sock.setEncoding('utf8');
-  sock.setTimeout(10_000, () => sock.destroy());
+  const deadline = setTimeout(() => sock.destroy(), CONNECTION_DEADLINE_MS);
+  deadline.unref();
+  sock.once('close', () => clearTimeout(deadline));
   sock.on('error', () => sock.destroy());
   sock.on('data', (chunk: string) => {
     buf += chunk;
@@ -89,7 +121,10 @@ function serve(sock: Socket, handle: ControlHandler): void {
     if (nl < 0) return;
     const line = buf.slice(0, nl);
     buf = '';
-    void answer(line, handle).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
+    sock.pause(); // one request per connection: nothing more is read
+    void answer(line, handle).then((reply) => {
+      if (!sock.destroyed) sock.end(`${JSON.stringify(reply)}\n`);
+    });
   });
 }
 
