@@ -123,9 +123,13 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           if (c.family === 4 || c.prefix <= 64) p.queue.hotSet(c.bytes, c.family, VERDICT_DROP, req.seconds * 1000);
           p.store.changed();
         }
-        set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds);
+        // add() returns false when the ban set refuses (IPv6 off, queue full: the reason is logged).
+        const inKernel = set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds) ?? false;
+        // A network ban lives in the kernel set only: refused there, it is nowhere.
+        if (key === null && !inKernel) return { ok: false, error: `the kernel ban set did not take ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
         p.log.warn('ban', { source: req.target, seconds: req.seconds, reason: 'manual', rule: req.reason, by: 'admin' });
-        return { ok: true, banned: key !== null ? sourceKeyText(key, v6()) : req.target, seconds: req.seconds, scope: key !== null ? 'source' : 'network (kernel set only)' };
+        const banned = key !== null ? sourceKeyText(key, v6()) : req.target;
+        return { ok: true, banned, seconds: req.seconds, scope: key !== null ? 'source' : 'network (kernel set only)', kernelSet: inKernel };
       }
       case 'unban': {
         const { c, key } = target(req.target);
@@ -135,9 +139,10 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           forgetHot(c);
           p.store.changed();
         }
-        p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target);
+        const outOfKernel = p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target) ?? false;
+        if (key === null && !outOfKernel) return { ok: false, error: `the kernel ban set did not take the unban of ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
         p.log.info('unban', { source: req.target, by: 'admin' });
-        return { ok: true, unbanned: req.target, wasBanned: was };
+        return { ok: true, unbanned: req.target, wasBanned: was, kernelSet: outOfKernel };
       }
       case 'trust': {
         const { c, key } = target(req.target);

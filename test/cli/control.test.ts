@@ -116,3 +116,23 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
     t.match(h.stdout, new RegExp(`^Usage: sipwall ${cmd}`));
   }
 });
+
+t.test('a network ban the kernel set refuses is an error, not an ok', async (t) => {
+  const lab = await SipLab.start(t, 'ctl6');
+  // inline.ipv6 off: the IPv6 ban set does not exist, so an IPv6 network ban has nowhere to go.
+  const sw = await lab.sipwall(`secretHosts: [${SECRET}]\ninline: {queueNum: 321, ipv6: false}\n`);
+  t.teardown(() => {
+    sw.child.kill('SIGTERM');
+  });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--socket', lab.controlSocket], { encoding: 'utf8', timeout: 20_000 });
+  const r = cli('ban', '2001:db8::/32', '--for', '10m');
+  t.equal(r.status, 71, `exits with the kernel error code: ${r.stderr}`);
+  t.match(r.stderr, /kernel ban set did not take 2001:db8::\/32/);
+  t.notOk((JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string }> }).bans.some((x) => x.source === '2001:db8::/32'), 'and it is not listed');
+  const u = cli('unban', '2001:db8::/32');
+  t.equal(u.status, 71, 'nor can it be unbanned');
+  // A source ban still holds in the engine when the set refuses it: ok, and the reply says where it lives.
+  const s = cli('ban', PEER_A6, '--for', '10m');
+  t.equal(s.status, 0, s.stderr);
+  t.match(JSON.parse(s.stdout), { scope: 'source', kernelSet: false });
+});
