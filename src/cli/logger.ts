@@ -54,7 +54,9 @@ export class Logger {
 
   log(level: Level, event: string, fields: Record<string, unknown> = {}, always = false): void {
     const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
+    // The wall clock can step back (NTP, a resumed VM): that refills nothing,
+    // but must not leave the bucket in debt for as long as the step.
+    if (t > this.last) this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
     this.last = t;
     if (!always && this.tokens < 1) {
       this.suppressed++;

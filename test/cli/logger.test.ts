@@ -32,3 +32,17 @@ t.test('a flood is capped; errors and lifecycle lines always pass; held lines ar
   t.equal(lines.length, 23, 'a second later lines pass again');
   t.equal((JSON.parse(lines.at(-1)!) as Record<string, unknown>)['suppressed'], 1);
 });
+
+t.test('a wall clock stepping back does not hold ban lines until it catches up', async (t) => {
+  const lines: string[] = [];
+  let now = Date.UTC(2026, 10, 21, 17);
+  const log = new Logger({ write: (l) => lines.push(l), now: () => now, rate: 10, burst: 20 });
+  log.warn('ban', { n: 0 });
+  now -= 3600_000; // NTP steps the clock back an hour
+  for (let i = 1; i <= 60; i++) {
+    now += 60_000; // then a ban a minute
+    log.warn('ban', { n: i });
+  }
+  t.equal(lines.length, 61, 'every ban line is written');
+  t.equal(log.held, 0);
+});
