@@ -13,7 +13,7 @@ import { sourceKeyText } from '../engine/source-key.js';
 import { VERDICT_DROP, VERDICT_NAMES } from '../engine/verdicts.js';
 import { formatIp, parseIp } from '../packet/address.js';
 import { buildUdpPacket } from '../packet/build-packet.js';
-import { isCapture, readCapture } from '../packet/capture-reader.js';
+import { startsLikeCapture, readCapture } from '../packet/capture-reader.js';
 import { decodeIp } from '../packet/decode-ip.js';
 import { DECODE_OK, DECODE_REASONS, PacketView, PROTO_TCP } from '../packet/packet-view.js';
 import { compileRules } from '../rules/compile-rules.js';
@@ -162,7 +162,8 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
 
   for (const { file, buf } of inputs) {
     const name = basename(file);
-    if (isCapture(buf)) {
+    // A capture whose header is cut or wrong: readCapture's InputError (exit 65), not its bytes judged as SIP.
+    if (startsLikeCapture(buf)) {
       for (const fr of readCapture(file, buf)) {
         if (fr.status !== 0) {
           sum.undecodable++;
@@ -189,7 +190,7 @@ function readInput(file: string): Buffer {
   try {
     if (!statSync(file).isFile()) throw new InputError(file, 'is not a regular file');
     const buf = readFileSync(file);
-    if (!isCapture(buf) && buf.length > MAX_MESSAGE_FILE) {
+    if (!startsLikeCapture(buf) && buf.length > MAX_MESSAGE_FILE) {
       throw new InputError(file, `is neither a capture file nor a SIP message (${buf.length} bytes, more than one datagram holds)`);
     }
     return buf;

@@ -105,6 +105,17 @@ export function isCapture(buf: Buffer): boolean {
 }
 
 /**
+ * True when `buf` starts with a pcap magic or the pcapng section block type,
+ * whole header or not: such a file is a capture, perhaps a broken one, and
+ * never a SIP message (no method or "SIP/2.0" starts with those bytes).
+ */
+export function startsLikeCapture(buf: Buffer): boolean {
+  if (buf.length < 4) return false;
+  const magic = buf.readUInt32LE(0);
+  return magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS || magic === PCAP_MAGIC_US_SWAPPED || magic === PCAP_MAGIC_NS_SWAPPED || magic === BT_SHB;
+}
+
+/**
  * Iterate the frames of the capture in `buf`. Throws InputError naming
  * `file` at once (not on the first next()) if the header is neither pcap
  * nor pcapng; never throws afterwards. Each yielded frame is a new object.
@@ -239,6 +250,14 @@ function parseIdb(buf: Buffer, body: number, bodyEnd: number, le: boolean): Pcap
   return iface;
 }
 
+/**
+ * Interfaces one pcapng section may describe. Real captures have a handful
+ * (OPB numbers them in 16 bits); a file of nothing but 20-byte IDBs would
+ * otherwise hold about three times its size in objects, up to the 2 GiB
+ * read limit: past the heap.
+ */
+const MAX_INTERFACES = 65_536;
+
 function* readPcapng(buf: Buffer): Generator<CaptureFrame> {
   const loc: IpLocation = { ipOff: 0, ipLen: 0 };
   let le = true;
@@ -288,6 +307,10 @@ function* readPcapng(buf: Buffer): Generator<CaptureFrame> {
     if (type === BT_IDB) {
       if (bodyLen < 8) {
         yield broken(buf, failIndex, -1, pos, CAPTURE_BAD_RECORD_LENGTH);
+        return;
+      }
+      if (interfaces.length >= MAX_INTERFACES) {
+        yield broken(buf, failIndex, -1, pos, CAPTURE_BAD_SECTION_HEADER);
         return;
       }
       interfaces.push(parseIdb(buf, body, bodyEnd, le));

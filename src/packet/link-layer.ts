@@ -22,7 +22,7 @@ export const CAPTURE_OK = 0;
 export const CAPTURE_TRUNCATED_RECORD = 1;
 /** A record or block length that cannot be true (too small, misaligned, over the limit, trailer mismatch). Stops reading. */
 export const CAPTURE_BAD_RECORD_LENGTH = 2;
-/** A pcapng section header whose byte-order magic is neither order. Stops reading. */
+/** A pcapng section header whose byte-order magic is neither order, or a section with more interfaces than a capture has (capture-reader.ts MAX_INTERFACES). Stops reading. */
 export const CAPTURE_BAD_SECTION_HEADER = 3;
 /** A link type this reader does not decode. The frame is reported and reading continues. */
 export const CAPTURE_UNSUPPORTED_LINK_TYPE = 4;

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { CORPUS_DIR, ROOT } from '../helpers/engine-fixtures.js';
+import { runCliIsolated } from '../helpers/netns.js';
 
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const CONFIG = join(ROOT, 'test', 'fixtures', 'config', 'corpus.yaml');
@@ -41,10 +42,12 @@ t.test('start and cleanup refuse without privilege, before changing anything', a
 });
 
 t.test('start refuses a bad rules file before checking anything else', async (t) => {
-  const r = spawnSync(process.execPath, [BIN, 'start', '--config', join(ROOT, 'missing.yaml')], { encoding: 'utf8' });
+  // In a network namespace of its own and bounded: were the check ever to break, start must not go inline on this host.
+  const isolated = (args: string[]) => runCliIsolated(BIN, args);
+  const r = isolated(['start', '--config', join(ROOT, 'missing.yaml')]);
   t.equal(r.status, 78);
   t.match(r.stderr, /missing\.yaml: no such file/);
-  const u = spawnSync(process.execPath, [BIN, 'start', '--bogus'], { encoding: 'utf8' });
+  const u = isolated(['start', '--bogus']);
   t.equal(u.status, 64);
   t.match(u.stderr, /Unknown option '--bogus'/);
 });

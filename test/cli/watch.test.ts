@@ -7,6 +7,7 @@ import t from 'tap';
 import { samples } from '../helpers/engine-fixtures.js';
 import { Lines } from '../helpers/kernel-ns.js';
 import { HOST4, PEER_A4, PEER_B4, SipLab, withCallId } from '../helpers/sip-lab.js';
+import { runCliIsolated } from '../helpers/netns.js';
 
 const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const scanner = samples('friendly-scanner')[0]!.data;
@@ -46,8 +47,8 @@ t.test('sipwall watch reports would-be drops and bans, marked dry-run, and drops
 });
 
 t.test('sipwall watch: usage errors', async (t) => {
-  const { spawnSync } = await import('node:child_process');
-  const run = (...a: string[]) => spawnSync(process.execPath, [BIN, 'watch', ...a], { encoding: 'utf8' });
+  // Bounded, in a network namespace of its own: a broken check must not leave a capture running on this host.
+  const run = (...a: string[]) => runCliIsolated(BIN, ['watch', ...a]);
   t.equal(run().status, 64);
   t.match(run().stderr, /--interface is required/);
   t.equal(run('-i', 'bad name!').status, 64);

@@ -144,3 +144,18 @@ export function createNetnsPair(opts: NetnsPairOptions): NetnsPair {
     destroy,
   };
 }
+
+/**
+ * Runs `node BIN args` in a network namespace of its own (unshare --net;
+ * unprivileged, with a user namespace mapping root), bounded in time: for
+ * tests that expect a command to refuse before doing anything, so that if
+ * the refusal ever broke, `start` or `cleanup` could not touch this host's
+ * rules or hang the suite.
+ */
+export function runCliIsolated(bin: string, args: readonly string[], timeoutMs = 20_000): ReturnType<typeof spawnSync> & { stdout: string; stderr: string } {
+  const ns = process.getuid?.() === 0 ? ['--net'] : ['--net', '--map-root-user'];
+  return spawnSync('unshare', [...ns, process.execPath, bin, ...args], { encoding: 'utf8', timeout: timeoutMs }) as ReturnType<typeof spawnSync> & {
+    stdout: string;
+    stderr: string;
+  };
+}

@@ -296,6 +296,13 @@ t.test('pcapng: broken blocks stop reading', async (t) => {
   t.same(fs2.map(summary), [ok, '2 bad-section-header']);
   t.equal(fs2[1]!.status, CAPTURE_BAD_SECTION_HEADER);
 
+  // A section describing more interfaces than any capture has: stopped
+  // before the interface table outgrows the heap (a file of bare IDBs).
+  const manyIdbs = new PcapngSection();
+  for (let i = 0; i < 65_536; i++) manyIdbs.idb(1);
+  const fs4 = frames(manyIdbs.epb(65_535, 1n, ethernet(0x0800, V4)).idb(1).epb(0, 2n, ethernet(0x0800, V4)).build());
+  t.same(fs4.map(summary), [ok, '2 bad-section-header'], 'the 65,537th interface of a section ends the read');
+
   // A broken option list ends option parsing; the interface keeps its defaults.
   const idbBody = Buffer.alloc(8 + 8);
   idbBody.writeUInt16LE(1, 0);
