@@ -2,7 +2,8 @@
 // on loopback by default (metrics.listen); a host that exposes it further
 // should firewall the port, as the metrics tell an attacker how well their
 // scan is doing. Limits keep a slow or hostile client from holding it: short
-// header and request timeouts, few connections, no request body read.
+// header and request timeouts enforced promptly, few connections, no request
+// body read, and one rendering a second however often it is asked for.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -19,7 +20,40 @@ export interface MetricsServer {
 
 const MAX_CONNECTIONS = 32;
 
-function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * A rendering is served for this long. Rendering runs on the thread that
+ * gives verdicts (a full walk of every collector: 50-120 ms with 262,144
+ * bans), so a local process scraping in a loop would otherwise add that
+ * much delay to packets again and again. Prometheus scrapes every 15 s or
+ * so: a second-old value is invisible to it.
+ */
+const RENDER_REUSE_MS = 1000;
+
+/** Renders the registry at most once per RENDER_REUSE_MS; concurrent requests share one rendering. */
+function renderer(registry: Registry): () => Promise<string> {
+  let text = '';
+  let at = -Infinity;
+  let pending: Promise<string> | null = null;
+  return () => {
+    if (performance.now() - at < RENDER_REUSE_MS) return Promise.resolve(text);
+    if (pending !== null) return pending;
+    pending = registry.metrics().then(
+      (t) => {
+        text = t;
+        at = performance.now();
+        pending = null;
+        return t;
+      },
+      (e: unknown) => {
+        pending = null;
+        throw e;
+      },
+    );
+    return pending;
+  };
+}
+
+function handle(registry: Registry, render: () => Promise<string>, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '').split('?', 1)[0];
   if (path !== '/metrics') {
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: sipwall serves /metrics only\n');
@@ -29,7 +63,7 @@ function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): 
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
     return;
   }
-  registry.metrics().then(
+  render().then(
     (text) => {
       res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);
@@ -46,10 +80,16 @@ function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): 
  * be bound (in use, not an address of this host, no permission).
  */
 export async function startMetricsServer(listen: ListenAddress, registry: Registry): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => handle(registry, req, res));
-  server.headersTimeout = 5000;
+  const render = renderer(registry);
+  // Node checks headersTimeout and requestTimeout only every
+  // connectionsCheckingInterval (30 s by default): 32 idle connections from
+  // any local user would hold every slot that long. Checked each 500 ms,
+  // and a socket idle for 5 s is closed.
+  const server: Server = createServer({ connectionsCheckingInterval: 500 }, (req, res) => handle(registry, render, req, res));
+  server.headersTimeout = 2000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5000;
+  server.setTimeout(5000, (sock) => sock.destroy());
   server.maxHeadersCount = 50;
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {

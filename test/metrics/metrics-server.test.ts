@@ -126,3 +126,42 @@ t.test('close() stops listening, even with a client keeping its connection open'
   );
   t.equal(after, 'ECONNREFUSED');
 });
+
+t.test('a scrape flood renders the registry once a second, not once a request', async (t) => {
+  const reg = registry();
+  let renders = 0;
+  new Gauge({
+    name: 'test_renders',
+    help: 'counts collections',
+    registers: [reg],
+    collect() {
+      this.set(++renders);
+    },
+  });
+  const srv = await startMetricsServer({ host: '127.0.0.1', port: 0 }, reg);
+  t.teardown(() => srv.close());
+  const port = srv.address.port;
+  const replies = await Promise.all(Array.from({ length: 30 }, () => call(port, 'GET', '/metrics')));
+  t.ok(replies.every((r) => r.status === 200), '30 concurrent scrapes all answered');
+  t.ok(renders <= 2, `with ${renders} rendering(s)`);
+  t.ok(replies.every((r) => r.body === replies[0]!.body), 'the same text');
+  for (let i = 0; i < 20; i++) await call(port, 'GET', '/metrics');
+  t.ok(renders <= 2, `20 more in a row within the second: still ${renders}`);
+  await new Promise((r) => setTimeout(r, 1100));
+  const later = await call(port, 'GET', '/metrics');
+  t.ok(renders >= 2 && later.body.includes(`test_renders ${renders}`), 'a second later it renders afresh');
+});
+
+t.test('idle connections are closed within seconds, not held for 30', async (t) => {
+  const { connect } = await import('node:net');
+  const srv = await startMetricsServer({ host: '127.0.0.1', port: 0 }, registry());
+  t.teardown(() => srv.close());
+  // A local process filling every connection slot and sending nothing.
+  const socks = Array.from({ length: 32 }, () => connect(srv.address.port, '127.0.0.1'));
+  t.teardown(() => socks.forEach((s) => s.destroy()));
+  const t0 = Date.now();
+  const closedAt = await Promise.all(socks.map((s) => new Promise<number>((r) => { s.on('error', () => {}); s.once('close', () => r(Date.now() - t0)); setTimeout(() => r(Infinity), 8000); })));
+  const worst = Math.max(...closedAt);
+  t.ok(worst < 6000, `all 32 closed by the server (the last after ${worst} ms)`);
+  t.equal((await call(srv.address.port, 'GET', '/metrics')).status, 200, 'and scrapes are answered again');
+});
