@@ -148,6 +148,11 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   try {
     queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
     const installed = await installRules(kopts);
+    if (kopts.watchAnswers && !kopts.answerPrefilter) {
+      log.warn('answer-prefilter', {
+        message: 'answers.unknownUserStatus lists 401 or 407, which the kernel prefilter never queues to a request without credentials: every UDP packet the PBX sends is queued and read: more CPU, nothing missed',
+      });
+    }
     for (const f of installed.prefilterFallback) {
       log.warn('answer-prefilter', {
         message: `IPv${f.family}: the kernel refused the answer prefilter (xt_u32 missing?), so every UDP packet the PBX sends is queued and read: more CPU, nothing missed`,

@@ -131,9 +131,12 @@ t.test('a normal stop leaves no rule or set behind', async (t) => {
   t.same(lab.pair.host.ipsetNames(), [], 'no ipset left');
   t.ok(sw.events().some((e) => e['event'] === 'stop'), 'stop logged');
   t.notOk(sw.events().some((e) => e['event'] === 'gc-memory-reducer'), 'started with --no-memory-reducer: no GC warning');
+  t.notOk(sw.events().some((e) => e['event'] === 'answer-prefilter'), 'the answer prefilter is in force: no warning');
 
   // Signals that arrive while the rules are being removed must not cut that short.
-  const again = await lab.sipwall(config());
+  // (This run also names 401 an unknown-user answer, which turns the kernel's answer prefilter off: the start says so.)
+  const again = await lab.sipwall(`${config()}answers: {unknownUserStatus: [401, 404]}\n`);
+  t.ok(again.events().some((e) => e['event'] === 'answer-prefilter' && /unknownUserStatus lists 401 or 407/.test(String(e['message']))), 'every answer queued, and the start says why');
   const done = new Promise<number | null>((r) => again.child.once('exit', (code) => r(code)));
   again.child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 5));
