@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import t from 'tap';
 import { NeedleSet } from '../../src/engine/needle-set.js';
 import { lowerBytes } from '../../src/sip/bytes.js';
+import { checkProperty } from '../packet/packet-builders.js';
 
 t.test('finds the same needle as a naive lower-case search, at the earliest position', async (t) => {
   const alphabet = fc.constantFrom(...'aAbBcC-x ');
   const word = fc.string({ unit: alphabet, minLength: 1, maxLength: 6 });
-  fc.assert(
+  checkProperty(t, 'no counterexample',
     fc.property(fc.array(word, { minLength: 1, maxLength: 6 }), fc.string({ unit: alphabet, maxLength: 40 }), (needles, hay) => {
       const set = new NeedleSet(needles.map((n) => lowerBytes(n)));
       const lower = hay.toLowerCase();

@@ -4,6 +4,7 @@
 
 import t from 'tap';
 import { R_RATE_ALL, R_RATE_INVITE, R_RATE_REGISTER, R_STRICT, REASON_NAMES } from '../../src/engine/reasons.js';
+import { TOLL_HIGH_RISK, TOLL_INTERNATIONAL, TOLL_PREMIUM } from '../../src/engine/dialled-number.js';
 import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_ACCEPT_WATCH, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { allRulesConfig, configWith, engineFor, Judge, sampleDirs, samples, SECRET } from '../helpers/engine-fixtures.js';
 
@@ -14,9 +15,48 @@ const RATE: Record<string, { reason: number; limit: number }> = {
   'rate-invite': { reason: R_RATE_INVITE, limit: defaults.rateLimits.invite.limit },
   'rate-all': { reason: R_RATE_ALL, limit: defaults.rateLimits.all.limit },
 };
-const TOLL = ['toll-international', 'toll-high-risk', 'toll-premium'];
+const TOLL = [TOLL_INTERNATIONAL, TOLL_HIGH_RISK, TOLL_PREMIUM];
 const BEHAVIOUR = ['call-limit', 'distinct-users', 'auth-failures', 'unknown-users'];
 const allRules = [...signatureRules, ...Object.keys(RATE), 'strict', ...TOLL, ...BEHAVIOUR];
+
+/**
+ * Every reason the engine can give is either a detection rule's, whose
+ * samples are checked below (by reason name, or by rule id for the reasons
+ * several rules share), or none: the list must name each one, so a reason
+ * added to reasons.ts fails here until its rule has samples or it is put
+ * among the non-detections with why.
+ */
+const DETECTION_REASONS: Record<string, readonly string[]> = {
+  'scanner-ua': Object.keys(defaults.userAgents),
+  fingerprint: Object.keys(defaults.fingerprints),
+  'rate-register': ['rate-register'],
+  'rate-invite': ['rate-invite'],
+  'rate-all': ['rate-all'],
+  strict: ['strict'],
+  'toll-fraud': TOLL,
+  'call-limit': ['call-limit'],
+  'distinct-users': ['distinct-users'],
+  'auth-failures': ['auth-failures'],
+  'unknown-users': ['unknown-users'],
+};
+const NOT_DETECTION: Record<string, string> = {
+  ok: 'accepted', blocked: "the admin's list", banned: 'a ban already made', 'trusted-list': "the admin's list",
+  trusted: 'trust already earned', 'secret-host': 'earns trust (samples in _legit)', response: 'answers pass',
+  keepalive: 'RFC 5626 ping', stun: 'STUN on the port', 'non-sip': 'payload policy', 'invalid-sip': 'parser verdict (test/sip)',
+  'no-payload': 'TCP handshake', undecodable: 'packet decode (test/packet)', 'flow-dropped': 'a TCP verdict already made',
+  partial: 'TCP reassembly', 'tcp-gap': 'TCP reassembly', retransmit: 'TCP reassembly', manual: 'sipwall ban',
+  answer: 'what the PBX sends', 'auth-trust': 'earns trust', 'tcp-overlap': 'TCP reassembly', 'tcp-old': 'TCP reassembly',
+};
+
+t.test('every reason the engine gives is a detection rule with samples, or named as none', async (t) => {
+  for (const name of REASON_NAMES) {
+    const rules = DETECTION_REASONS[name];
+    t.ok((rules !== undefined) !== (NOT_DETECTION[name] !== undefined), `reason ${name} is classified exactly once`);
+    for (const id of rules ?? []) t.ok(allRules.includes(id), `reason ${name}: rule ${id} is among the rules whose samples are checked`);
+  }
+  for (const name of [...Object.keys(DETECTION_REASONS), ...Object.keys(NOT_DETECTION)]) t.ok(REASON_NAMES.includes(name), `${name} is a reason`);
+  t.same([...new Set(Object.values(DETECTION_REASONS).flat())].sort(), [...new Set(allRules)].sort(), 'and the rules checked are exactly those');
+});
 
 /** A sample with its Call-ID, CSeq number and To/From user made unique for round i (same Via branch: it is the CSeq that differs). */
 function variant(data: Buffer, i: number, opts: { user?: boolean; callId?: boolean } = {}): string {
