@@ -88,7 +88,8 @@ export async function runWatch(argv: string[], out: (s: string) => void): Promis
   }
   const ifname = values.interface;
   if (ifname === undefined) throw new UsageError('sipwall watch: --interface is required (see sipwall watch --help)');
-  if (!IFNAME.test(ifname)) throw new UsageError(`sipwall watch: ${JSON.stringify(ifname)} is not an interface name`);
+  // "." and ".." pass the character check and name /sys/class/net itself, which exists.
+  if (!IFNAME.test(ifname) || ifname === '.' || ifname === '..') throw new UsageError(`sipwall watch: ${JSON.stringify(ifname)} is not an interface name`);
   const loaded = loadConfig(configSource(values, 'watch'));
   const [lo, hi] = parsePortRange('watch', values.ports ?? loaded.config.inline.ports);
   // Checked before libpcap sees the name: the cap addon can crash at exit

@@ -52,6 +52,7 @@ t.test('sipwall watch: usage errors', async (t) => {
   t.equal(run().status, 64);
   t.match(run().stderr, /--interface is required/);
   t.equal(run('-i', 'bad name!').status, 64);
+  t.equal(run('-i', '..', '--defaults').status, 64, '.. is not an interface (/sys/class/net/.. exists)');
   const nodev = run('-i', 'nosuchif0', '--defaults');
   t.equal(nodev.status, 64, `status ${nodev.status} signal ${nodev.signal}`);
   t.match(nodev.stderr, /no interface named nosuchif0/);
