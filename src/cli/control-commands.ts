@@ -4,7 +4,7 @@
 
 import { SipwallError, UsageError } from '../errors.js';
 import { parseCidr } from '../packet/address.js';
-import { DEFAULT_CONTROL_SOCKET, type ControlReply, type ControlRequest } from './control-protocol.js';
+import { DEFAULT_BANS_LISTED, DEFAULT_CONTROL_SOCKET, MAX_BANS_LISTED, type ControlReply, type ControlRequest } from './control-protocol.js';
 import { controlRequest } from './control-server.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -15,7 +15,7 @@ const SOCKET_HELP = `      --socket PATH   the control socket (default ${DEFAULT
 
 export const HELP: Record<string, string> = {
   status: `Usage: sipwall status [--json] [--socket PATH]\n\nUptime, fail mode, packet counters by verdict and reason, native hot-table\nhits and the kernel queue's health of the running sipwall.\n\n      --json          machine-readable\n${SOCKET_HELP}`,
-  bans: `Usage: sipwall bans [--json] [--socket PATH]\n\nActive bans: source, reason, rule, seconds left, hits.\n\n      --json          machine-readable\n${SOCKET_HELP}`,
+  bans: `Usage: sipwall bans [--json] [--limit N] [--socket PATH]\n\nActive bans: source, reason, rule, seconds left, hits; and how many in all.\n\n      --json          machine-readable\n      --limit N       list at most N (default ${DEFAULT_BANS_LISTED}, at most ${MAX_BANS_LISTED})\n${SOCKET_HELP}`,
   ban: `Usage: sipwall ban IP|CIDR [--for DURATION] [--reason TEXT] [--socket PATH]\n\nBans a source (an address, or an IPv6 prefix at the tracking length) or a\nnetwork. DURATION: 90, 90s, 15m, 12h, 7d (default 1h). A source ban is saved\nand survives a restart; a network ban lives in the kernel set until the run\nends (put a network for good in blocked: in the rules file).\n\n${SOCKET_HELP}`,
   unban: `Usage: sipwall unban IP|CIDR [--socket PATH]\n\nLifts a ban (and forgets the source's offences).\n\n${SOCKET_HELP}`,
   trust: `Usage: sipwall trust IP|CIDR [--socket PATH]\n\nTrusts a source or network until sipwall restarts (lifting any ban on it).\nFor a permanent trust put it in trusted: in the rules file.\n\n${SOCKET_HELP}`,
@@ -29,6 +29,12 @@ export function parseDuration(text: string): number {
   const s = m ? Number(m[1]) * unit : NaN;
   if (!(s >= 1 && s <= 2147483)) throw new UsageError(`sipwall ban: bad duration ${JSON.stringify(text)} (e.g. 90s, 15m, 12h, 7d; at most 24 days)`);
   return s;
+}
+
+function parseLimit(text: string): number {
+  const n = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_BANS_LISTED)) throw new UsageError(`sipwall bans: --limit must be a whole number from 1 to ${MAX_BANS_LISTED}, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 function oneTarget(cmd: string, positionals: string[]): string {
@@ -57,8 +63,9 @@ export function controlCommand(cmd: string) {
       ...SOCKET,
       ...(listing ? { json: { type: 'boolean' } } : {}),
       ...(cmd === 'ban' ? { for: { type: 'string' }, reason: { type: 'string' } } : {}),
+      ...(cmd === 'bans' ? { limit: { type: 'string' } } : {}),
     } as const, true);
-    const v = values as { help?: boolean; socket?: string; json?: boolean; for?: string; reason?: string };
+    const v = values as { help?: boolean; socket?: string; json?: boolean; for?: string; reason?: string; limit?: string };
     if (v.help === true) {
       out(HELP[cmd]!);
       return 0;
@@ -73,6 +80,8 @@ export function controlCommand(cmd: string) {
       req = { cmd: 'ban', target: oneTarget(cmd, positionals), seconds: parseDuration(v.for ?? '1h'), reason };
     } else if (cmd === 'unban' || cmd === 'trust') {
       req = { cmd, target: oneTarget(cmd, positionals) };
+    } else if (cmd === 'bans') {
+      req = { cmd, limit: v.limit === undefined ? DEFAULT_BANS_LISTED : parseLimit(v.limit) };
     } else {
       req = { cmd } as ControlRequest;
     }
@@ -83,6 +92,8 @@ export function controlCommand(cmd: string) {
     } else if (cmd === 'bans') {
       const bans = (body['bans'] as Array<Record<string, unknown>>) ?? [];
       out(bans.length === 0 ? 'no active bans' : table(bans, ['source', 'reason', 'rule', 'secondsLeft', 'hits', 'offences']));
+      const total = Number(body['total'] ?? bans.length);
+      if (total > bans.length) out(`... and ${total - bans.length} more (${total} in all; sipwall bans --limit N lists more)`);
     } else {
       const s = body as Record<string, any>;
       out(`sipwall ${s['mode']}, up ${s['uptimeSeconds']} s, queue ${s['queue']} on ports ${s['ports']}, pid ${s['pid']}`);

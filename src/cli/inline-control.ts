@@ -16,7 +16,7 @@ import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import type { NfQueue } from '../queue/nfqueue.js';
 import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
 import type { LoopCounters } from '../queue/verdict-loop.js';
-import type { ControlReply, ControlRequest } from './control-protocol.js';
+import { DEFAULT_BANS_LISTED, type ControlReply, type ControlRequest } from './control-protocol.js';
 import type { Logger } from './logger.js';
 
 export interface InlineParts {
@@ -104,16 +104,25 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         };
       }
       case 'bans': {
+        // The first `limit` are listed, all are counted (DEFAULT_BANS_LISTED says why).
+        const limit = req.limit ?? DEFAULT_BANS_LISTED;
         const list = [];
+        let total = p.engine.bans.activeCount(now);
         for (const [key, r] of p.engine.bans.entries(now)) {
+          if (list.length >= limit) break;
           list.push({ source: sourceKeyText(key, v6()), reason: REASON_NAMES[r.reason], rule: r.ruleId, secondsLeft: Math.ceil((r.until - now) / 1000), hits: r.hits, offences: r.offences });
         }
-        const known = new Set(list.map((b) => b.source));
-        // Networks banned by the admin live in the kernel set only.
-        for (const e of (await p.bans()?.list()) ?? []) {
-          if (!known.has(e.cidr)) list.push({ source: e.cidr, reason: 'manual', rule: '', secondsLeft: e.secondsLeft, hits: 0, offences: 1 });
+        // Networks banned by the admin live in the kernel set only; what is
+        // there for a source the engine bans was counted above.
+        const kernel = (await p.bans()?.list()) ?? [];
+        const later = Date.now();
+        for (const e of kernel) {
+          const key = sourceKeyFromText(e.cidr, v6());
+          if (key !== null && (p.engine.bans.peek(key)?.until ?? 0) > later) continue;
+          total++;
+          if (list.length < limit) list.push({ source: e.cidr, reason: 'manual', rule: '', secondsLeft: e.secondsLeft, hits: 0, offences: 1 });
         }
-        return { ok: true, bans: list };
+        return { ok: true, bans: list, total };
       }
       case 'ban': {
         const { c, key } = target(req.target);

@@ -61,6 +61,12 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   // An engine ban of an IPv6 source also sits in the native hot table, keyed by its /64.
   t.notOk(await delivered(PEER_A6, scanner), 'an IPv6 scanner is dropped');
   t.ok(await lab.until(() => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban6']).includes('fd77::/64 timeout')), 'its /64 is banned');
+  // Two bans now: the network (kernel set only) and the /64 (engine and kernel set, counted once).
+  const all = JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string }>; total: number };
+  t.same([all.total, all.bans.map((b) => b.source).sort()], [2, ['10.88.0.0/16', 'fd77::/64']], 'each ban listed and counted once');
+  const one = JSON.parse(cli('bans', '--json', '--limit', '1').stdout) as { bans: unknown[]; total: number };
+  t.same([one.bans.length, one.total], [1, 2], '--limit lists fewer, the total stays whole');
+  t.match(cli('bans', '--limit', '1').stdout, /\.\.\. and 1 more \(2 in all/, 'the table says what it left out');
   t.equal(cli('unban', PEER_A6).status, 0);
   t.ok(await delivered(PEER_A6, phone), 'unbanned by its address: its /64 passes again, the native tier included');
 
@@ -101,6 +107,8 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
     [['ban', '192.0.2.1', '--for', '99y'], 64, /bad duration/],
     [['ban', '192.0.2.1', '--bogus'], 64, /Unknown option '--bogus'/],
     [['status', 'extra'], 64, /takes no arguments/],
+    [['bans', '--limit', '0'], 64, /--limit must be a whole number from 1 to 100000/],
+    [['bans', '--limit', 'all'], 64, /--limit must be a whole number/],
     [['status', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
     [['unban', '2001:db8::1', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
   ];
