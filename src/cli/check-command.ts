@@ -21,6 +21,7 @@ import { loadConfig } from '../rules/load-config.js';
 import { KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_OTHER, METHOD_NAMES, PARSE_INVALID } from '../sip/constants.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
+import { pbxAddresses } from './learn-pbx.js';
 import { parseFlags, parsePortRange } from './parse-flags.js';
 
 export const CHECK_HELP = `Usage: sipwall check [options] FILE...
@@ -36,7 +37,9 @@ Options:
       --src IP        source address for raw SIP message files (default 192.0.2.1)
       --pbx IP        the PBX's address (repeatable): packets it sends from a SIP port
                       are its answers, watched as sipwall start watches them. Default:
-                      every address that SIP requests in the files were sent to
+                      the address on one side of most SIP packets (a capture taken on
+                      the PBX has it in every one); where none stands out, every
+                      address that SIP requests in the files were sent to
       --summary       print only the summary
   -h, --help          this text
 
@@ -82,13 +85,18 @@ export function runCheck(argv: string[], out: (line: string) => void, err: (line
     if (ip === null) throw new UsageError(`sipwall check: --pbx ${JSON.stringify(a)} is not an IP address`);
     pbx.add(formatIp(ip.bytes, 0, ip.family));
   }
-  const learnPbx = pbx.size === 0;
+  let learnPbx = pbx.size === 0;
 
   // Read every file first: a missing or unreadable file is reported before any output.
   const inputs = positionals.map((file) => ({ file, buf: readInput(file) }));
   const loaded = loadConfig({ configFile: values.defaults === true ? null : values.config });
   for (const w of loaded.warnings) err(`sipwall check: warning: ${w}`);
   const [portLo, portHi] = portsArg ?? parsePortRange('check', loaded.config.inline.ports);
+  if (learnPbx) {
+    // The address on one side of most SIP packets (learn-pbx.ts); failing that, where requests go.
+    for (const a of pbxAddresses(inputs, portLo, portHi)) pbx.add(a);
+    learnPbx = pbx.size === 0;
+  }
   const engine = new Engine(compileRules(loaded.config));
   const view = new PacketView();
   const d = new Decision();

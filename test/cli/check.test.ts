@@ -159,3 +159,30 @@ t.test('sipwall with no command, --help, --version, unknown command', async (t) 
     t.equal(r.stdout, '', 'nothing printed, nothing done');
   }
 });
+
+t.test('the PBX is learnt from the capture, even one that starts with the PBX\'s own request', async (t) => {
+  const { ipv4, pcap, udp } = await import('../packet/packet-builders.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-check-pbx-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const PBX = '10.0.0.1';
+  const qualify = 'OPTIONS sip:101@198.51.100.20 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-q1\r\nFrom: <sip:pbx@10.0.0.1>;tag=q\r\nTo: <sip:101@198.51.100.20>\r\nCall-ID: q1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
+  const scanner = readFileSync(join(ROOT, 'rules', 'samples', 'friendly-scanner', 'svmap-options.sip'), 'latin1');
+  const frame = (src: string, dst: string, text: string) => ipv4({ src, dst, payload: udp({ sport: 5060, dport: 5060, data: text }) });
+  const write = (name: string, frames: Buffer[]): string => {
+    const f = join(dir, name);
+    writeFileSync(f, pcap({ linkType: 228, records: frames.map((data, i) => ({ sec: 1_700_000_000 + i, frac: 0, data })) }));
+    return f;
+  };
+  // Taken on the PBX: it is in every packet; the capture starts with its qualify to a phone.
+  const onPbx = write('on-pbx.pcap', [frame(PBX, '198.51.100.20', qualify), frame('198.51.100.7', PBX, scanner), frame('198.51.100.8', PBX, scanner)]);
+  const r = check(['--config', CONFIG, onPbx]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.rows[0], { src: PBX, dir: 'out', reason: 'answer' }, 'the PBX\'s own request is watched as leaving it');
+  t.match(r.rows[1], { src: '198.51.100.7', verdict: 'drop', reason: 'scanner-ua' }, 'the scanner is judged, not taken for the PBX');
+  t.match(r.rows[2], { src: '198.51.100.8', verdict: 'drop', reason: 'scanner-ua' });
+  // Two hosts only: both are in every packet; the one sent more requests is the PBX.
+  const two = write('two.pcap', [frame(PBX, '198.51.100.7', qualify), frame('198.51.100.7', PBX, scanner), frame('198.51.100.7', PBX, scanner)]);
+  const r2 = check(['--config', CONFIG, two]);
+  t.match(r2.rows[1], { src: '198.51.100.7', verdict: 'drop', reason: 'scanner-ua' }, 'two hosts: the scanner is judged');
+  t.equal(check(['--config', CONFIG, '--pbx', '198.51.100.7', two]).rows[1]?.reason, 'answer', '--pbx still decides when given');
+});
