@@ -5,8 +5,11 @@
 // parser reads a name once to find its end, validate it and identify it.
 //
 // Header names are case-insensitive (§7.3.1): their trie folds A-Z onto
-// a-z. Methods are case-sensitive (§7.1: "The method token is
-// case-sensitive"), so "invite" is an extension method, not INVITE.
+// a-z. So does the method trie, although §7.1 says "The method token is
+// case-sensitive": Kamailio's parse_first_line() and parse_cseq() read
+// "invite" as INVITE and route it as one, so to sipwall it is INVITE too,
+// and the rules for INVITE (toll fraud, call limit, rates) judge it, rather
+// than letting it through as an extension method.
 //
 // Layout: NEXT[state * 256 + byte] is the next state, or -1 when the byte
 // is not a token character (the name ends there). A full 256-wide row costs
@@ -31,15 +34,15 @@ interface Trie {
   accept: Int8Array;
 }
 
-/** A trie over `names` (ids `ids`); with `fold`, A-Z and a-z step alike. */
-function build(names: readonly string[], ids: readonly number[], fold: boolean): Trie {
+/** A trie over `names` (ids `ids`, `other` for a name not among them); with `fold`, A-Z and a-z step alike. */
+function build(names: readonly string[], ids: readonly number[], fold: boolean, other: number): Trie {
   const rows: Int16Array[] = [];
   const accept: number[] = [];
   const newState = (): number => {
     const row = new Int16Array(256);
     for (let b = 0; b < 256; b++) row[b] = (cc.CHAR_CLASS[b]! & cc.C_TOKEN) === 0 ? -1 : UNKNOWN;
     rows.push(row);
-    accept.push(fold ? H_OTHER : M_OTHER);
+    accept.push(other);
     return rows.length - 1;
   };
   newState(); // ROOT
@@ -89,7 +92,7 @@ for (const [letter, id] of COMPACT) {
   headerNames.push(letter);
   headerIds.push(id);
 }
-const H = build(headerNames, headerIds, true);
+const H = build(headerNames, headerIds, true, H_OTHER);
 /** Header trie transitions, see the file comment. */
 export const HEADER_NEXT = H.next;
 /** Header trie state -> H_* id of the name ending there. */
@@ -101,7 +104,7 @@ for (let id = 1; id < METHOD_NAMES.length; id++) {
   methodNames.push(METHOD_NAMES[id]!);
   methodIds.push(id);
 }
-const M = build(methodNames, methodIds, false);
+const M = build(methodNames, methodIds, true, M_OTHER);
 /** Method trie transitions, see the file comment. */
 export const METHOD_NEXT = M.next;
 /** Method trie state -> M_* id of the method ending there. */

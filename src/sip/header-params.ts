@@ -182,18 +182,34 @@ export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
   return paramsHaveTag(buf, p, e);
 }
 
-/** Whether a ';'-led parameter in buf[s, e) is named "tag" (any case, LWS allowed before '='). */
+/**
+ * Whether a ';'-led parameter in buf[s, e) is a tag: named "tag" (any case,
+ * LWS allowed around '='), with a value (§20.39: tag-param = "tag" EQUAL
+ * token). Quoted parameter values are skipped: `x=";tag=1"` holds no tag.
+ * The first tag parameter decides; an empty one is no tag, as Kamailio's
+ * has_totag() reads it, so `;tag=` cannot make a new call pass for one in a
+ * dialog (the call limit counts only calls outside dialogs).
+ */
 export function paramsHaveTag(buf: Buffer, s: number, e: number): boolean {
   const cls = CHAR_CLASS;
   const low = LOWER;
   for (let p = s; p < e; p++) {
-    if (buf[p] !== SEMI) continue;
+    const c = buf[p]!;
+    if (c === DQUOTE) {
+      p = skipQuoted(buf, p, e);
+      continue;
+    }
+    if (c !== SEMI) continue;
     let q = p + 1;
     while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
     if (q + 3 <= e && low[buf[q]!] === 0x74 && low[buf[q + 1]!] === 0x61 && low[buf[q + 2]!] === 0x67) {
       q += 3;
       while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
-      if (q < e && buf[q] === EQUAL) return true;
+      if (q < e && buf[q] === EQUAL) {
+        q++;
+        while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
+        return q < e && (cls[buf[q]!]! & C_TOKEN) !== 0;
+      }
     }
   }
   return false;

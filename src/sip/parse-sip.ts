@@ -50,7 +50,10 @@
 //   an attacker cannot desynchronise us from the PBX by padding.
 // - Content-Length: digits only (RFC 4475 §3.1.2.3 ncl), <= MAX_CONTENT_LENGTH,
 //   repeated with another value -> 'conflicting-content-length' (§3.3.9
-//   mcl01). Missing: the body runs to `end` for a datagram (§18.3) and is
+//   mcl01). So is a header named Content_Length, or a folded line that
+//   starts with a Content-Length name: Kamailio's TCP reader frames the
+//   stream by those (tcp_read.c), and a body only it sees could carry a
+//   whole request past every rule. Missing: the body runs to `end` for a datagram (§18.3) and is
 //   empty on a stream (§18.3, §20.14). A body shorter than Content-Length is
 //   INCOMPLETE for both; on UDP that is the clerr case (§3.1.2.2) and the
 //   engine, which knows the transport, rejects it.
@@ -61,7 +64,9 @@
 //   is not the parser's business (RFC 4475 §3.3.1 insuf: application layer).
 // - From/To: name-addr or addr-spec (see sip-uri.ts). An unterminated
 //   quoted display name or a '<' without '>' is 'bad-from' or 'bad-to'
-//   (RFC 4475 §3.1.2.5 quotbal). The first Via, Contact and credentials
+//   (RFC 4475 §3.1.2.5 quotbal), and so is a '<' after an unquoted ':'
+//   ("x:y <sip:101@pbx>": Kamailio reads a display name and that URI, an
+//   addr-spec reading finds no user). The first Via, Contact and credentials
 //   are only located here; SipMessage decodes their branch, URI and
 //   username on first read, since the verdict rarely needs them: a Contact
 //   that fails to decode then reads as absent, not as an invalid message. Spaces inside
@@ -80,7 +85,7 @@ const {
 } = cc;
 import * as k from './constants.js';
 const {
-  H_AUTHORIZATION, H_CALL_ID, H_CONTACT, H_CONTENT_LENGTH, H_CSEQ, H_FROM, H_PROXY_AUTHORIZATION, H_TO, H_USER_AGENT,
+  H_AUTHORIZATION, H_CALL_ID, H_CONTACT, H_CONTENT_LENGTH, H_CSEQ, H_FROM, H_OTHER, H_PROXY_AUTHORIZATION, H_TO, H_USER_AGENT,
   H_VIA, KIND_KEEPALIVE, KIND_NONE, KIND_REQUEST, KIND_RESPONSE, MAX_CONTENT_LENGTH, MAX_HEADER_BYTES, MAX_HEADERS,
   M_OTHER, PARSE_INCOMPLETE, PARSE_INVALID, PARSE_OK,
 } = k;
@@ -387,6 +392,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
       c = buf[p + 1]!;
       if (c !== SP && c !== HTAB) break;
+      // A fold (rare): Kamailio's TCP reader frames a message by any line
+      // that names Content-Length after leading blanks, folds included.
+      if (namesContentLength(buf, p + 1, lim)) return invalid(msg, R_CONFLICTING_CONTENT_LENGTH);
       p += 2;
     }
     // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
@@ -399,6 +407,10 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     while (ve > vs && (cls[buf[ve - 1]!]! & C_LWS) !== 0) ve--;
     p++;
     const id = HEADER_ACCEPT[st]!;
+    // "Content_Length": no header to pjsip or sofia-sip, but Kamailio's TCP
+    // reader takes '_' for '-' there (tcp_read.c), and frames the stream by
+    // it: a second Content-Length only one side sees.
+    if (id === H_OTHER && ne - ns === 14 && namesContentLength(buf, ns, lim)) return invalid(msg, R_CONFLICTING_CONTENT_LENGTH);
     switch (id) {
       case H_VIA:
         // The branch is looked up on first use (SipMessage.viaBranchStart).
@@ -529,6 +541,34 @@ function crlfOnly(buf: Buffer, s: number, lf: number): boolean {
   }
   for (let q = s; q < lf; q++) if (buf[q] === CR && buf[q + 1] !== LF) return false;
   return true;
+}
+
+/** "content" and "length" lowercased, matched through LOWER. */
+const CONTENT = new Uint8Array([0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74]);
+const LENGTH = new Uint8Array([0x6c, 0x65, 0x6e, 0x67, 0x74, 0x68]);
+
+/**
+ * Whether buf[p, lim) starts, after SP/HTAB, with a name Kamailio's TCP
+ * reader takes for Content-Length: "content" "-" or "_" "length", or "l",
+ * any case, then SP/HTAB and ':' (kamailio src/core/tcp_read.c,
+ * tcp_read_headers()).
+ */
+function namesContentLength(buf: Buffer, p: number, lim: number): boolean {
+  const low = LOWER;
+  while (p < lim && (buf[p] === SP || buf[p] === HTAB)) p++;
+  if (p >= lim) return false;
+  if (low[buf[p]!] === 0x6c) {
+    p++;
+  } else {
+    if (p + 14 > lim) return false;
+    for (let i = 0; i < 7; i++) if (low[buf[p + i]!] !== CONTENT[i]) return false;
+    const sep = buf[p + 7];
+    if (sep !== 0x2d && sep !== 0x5f) return false;
+    for (let i = 0; i < 6; i++) if (low[buf[p + 8 + i]!] !== LENGTH[i]) return false;
+    p += 14;
+  }
+  while (p < lim && (buf[p] === SP || buf[p] === HTAB)) p++;
+  return p < lim && buf[p] === COLON;
 }
 
 /**

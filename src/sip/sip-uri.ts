@@ -220,6 +220,12 @@ export function parseAddress(buf: Buffer, s: number, e: number): boolean {
     }
     return angle(buf, q, e);
   }
+  // An addr-spec holds no '<' (RFC 3986 §2 leaves it out of URIs). One after
+  // a ':' or '"' ("x:y <sip:101@pbx>") makes the value ambiguous: Kamailio's
+  // parse_addr_spec() reads "x:y" as the display name and the URI inside
+  // <...> as the address, where an addr-spec reading finds scheme "x" and no
+  // user: a To or From sipwall could not read. Malformed, then.
+  for (let r = q; r < e; r++) if (buf[r] === LAQUOT) return false;
   parseUri(buf, p, e, URI_ADDR_SPEC);
   return true;
 }
