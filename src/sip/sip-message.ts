@@ -180,7 +180,7 @@ export class SipMessage {
   #decodeContact(): void {
     this.decoded |= D_CONTACT;
     this.#contactUserStart = this.#contactUserEnd = this.#contactHostStart = this.#contactHostEnd = -1;
-    if (this.contactStart < 0 || !parseAddress(this.buf, this.contactStart, this.contactEnd)) return;
+    if (this.contactStart < 0 || !parseAddress(this.buf, this.contactStart, this.contactEnd, true)) return;
     this.#contactUserStart = ADDR[A_USER_START]!;
     this.#contactUserEnd = ADDR[A_USER_END]!;
     this.#contactHostStart = ADDR[A_HOST_START]!;

@@ -166,8 +166,10 @@ export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownA
  * without its '>'. Liberal where RFC 4475 allows it: no LWS needed between
  * a token display-name and '<' (§3.1.1.6), LWS inside <...> ignored
  * (§3.1.2.13), a display-name of non-token words kept as it is (§3.1.2.14).
+ * `list` (Contact): the value may hold more elements after a ','; only
+ * the first is read and checked.
  */
-export function parseAddress(buf: Buffer, s: number, e: number): boolean {
+export function parseAddress(buf: Buffer, s: number, e: number, list = false): boolean {
   const cls = CHAR_CLASS;
   ADDR[A_NAME_START] = -1;
   ADDR[A_NAME_END] = -1;
@@ -225,7 +227,11 @@ export function parseAddress(buf: Buffer, s: number, e: number): boolean {
   // parse_addr_spec() reads "x:y" as the display name and the URI inside
   // <...> as the address, where an addr-spec reading finds scheme "x" and no
   // user: a To or From sipwall could not read. Malformed, then.
-  for (let r = q; r < e; r++) if (buf[r] === LAQUOT) return false;
+  for (let r = q; r < e; r++) {
+    const b = buf[r]!;
+    if (b === LAQUOT) return false;
+    if (b === COMMA && list) break; // the next Contact
+  }
   parseUri(buf, p, e, URI_ADDR_SPEC);
   return true;
 }

@@ -53,6 +53,9 @@ t.test('a To or From with a colon before "<" is refused, not read as an addr-spe
   t.equal(msg.reason, 'bad-from');
   t.equal(parse(head('Content-Length: 0\r\n').replace('To: <sip:100@pbx.example.com>', 'To: sip:101@pbx.example.com')), PARSE_OK, 'an addr-spec To still parses');
   t.equal(parse(head('Content-Length: 0\r\n').replace('To: <sip:100@pbx.example.com>', 'To: "x:y" <sip:101@pbx.example.com>')), PARSE_OK, 'a quoted display name may hold a colon');
+  // Contact is a list: a '<' in the next element is no ambiguity in the first.
+  t.equal(parse(head('Contact: sip:x@1.1.1.1, <sip:y@192.0.2.9>\r\nContent-Length: 0\r\n')), PARSE_OK);
+  t.equal(msg.buf.toString('latin1', msg.contactHostStart, msg.contactHostEnd), '1.1.1.1', 'an addr-spec Contact before another is still read');
   const j = new Judge(engineFor(configWith()));
   t.equal(why(j.udp('198.51.100.7', samples('distinct-users')[0]!.data.toString('latin1').replace(/^To: [^<\r\n]*</m, 'To: x:y <'), 0)), 'invalid-sip', 'the engine drops it as invalid SIP');
 });
