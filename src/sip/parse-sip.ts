@@ -53,7 +53,8 @@
 //   mcl01). So is a header named Content_Length, or a folded line that
 //   starts with a Content-Length name: Kamailio's TCP reader frames the
 //   stream by those (tcp_read.c), and a body only it sees could carry a
-//   whole request past every rule. Missing: the body runs to `end` for a datagram (§18.3) and is
+//   whole request past every rule.
+//   Missing: the body runs to `end` for a datagram (§18.3) and is
 //   empty on a stream (§18.3, §20.14). A body shorter than Content-Length is
 //   INCOMPLETE for both; on UDP that is the clerr case (§3.1.2.2) and the
 //   engine, which knows the transport, rejects it.
