@@ -193,6 +193,7 @@ export class TcpFlows {
           if (d.messages === 0) { d.verdict = VERDICT_ACCEPT; d.reason = R_PARTIAL; }
         } else {
           engine.classifyBad(pend, 0, f.pendingLen, d);
+          this.unframed(f);
           return;
         }
       } else {
@@ -212,11 +213,26 @@ export class TcpFlows {
           p = end;
         } else {
           engine.classifyBad(buf, p, end, d);
+          this.unframed(f);
           return;
         }
       }
       if (d.verdict === VERDICT_DROP) return;
     }
+  }
+
+  /**
+   * Bytes that are not a SIP message (or not one sipwall can read) on a
+   * stream: policy decides this segment (policy.invalidSip / nonSip), but
+   * where the next message starts is lost, and whatever the PBX reads after
+   * these bytes sipwall could not judge. So the flow is dropped from here
+   * on, whichever the policy: accepting it would let the rest of the
+   * connection through unjudged.
+   */
+  private unframed(f: Flow): void {
+    f.dropped = true;
+    f.pending = null;
+    f.pendingLen = 0;
   }
 
   /** The flow's pending buffer, at least `n` bytes, keeping what it holds. Bounded by MAX_HEADER_BYTES. */

@@ -54,10 +54,14 @@
 //   starts with a Content-Length name: Kamailio's TCP reader frames the
 //   stream by those (tcp_read.c), and a body only it sees could carry a
 //   whole request past every rule.
-//   Missing: the body runs to `end` for a datagram (§18.3) and is
-//   empty on a stream (§18.3, §20.14). A body shorter than Content-Length is
-//   INCOMPLETE for both; on UDP that is the clerr case (§3.1.2.2) and the
-//   engine, which knows the transport, rejects it.
+//   Missing: the body runs to `end` for a datagram (§18.3); on a stream,
+//   where §18.3 requires it, 'missing-content-length' (with checkLineEnds;
+//   without, the body is empty, §20.14). Digits on a continuation line
+//   are 'bad-content-length'. On a stream the blank line ending the
+//   headers must be CRLF ('bad-line-end'; pjsip frames by "\n\r\n").
+//   A body shorter than Content-Length is INCOMPLETE for both; on UDP that
+//   is the clerr case (§3.1.2.2) and the engine, which knows the
+//   transport, rejects it.
 // - CSeq: 1*DIGIT LWS Method with the number below 2**31 (§8.1.1.5), else
 //   'bad-cseq' (RFC 4475 §3.1.2.4 scalar02). A request whose CSeq method
 //   differs from its start-line method is 'cseq-method-mismatch' (§8.1.1.5;
@@ -118,6 +122,7 @@ const R_BAD_CSEQ = 'bad-cseq';
 const R_CSEQ_METHOD_MISMATCH = 'cseq-method-mismatch';
 const R_BAD_FROM = 'bad-from';
 const R_BAD_TO = 'bad-to';
+const R_MISSING_CONTENT_LENGTH = 'missing-content-length';
 
 /** RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31. */
 const MAX_CSEQ = 0x7fffffff;
@@ -358,6 +363,11 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       break;
     }
     if (c === LF) {
+      // A blank line of a bare LF: pjsip's stream framing (pjsip_find_msg)
+      // ends a header section only at "\n\r\n", so on TCP it would read on
+      // into what follows as headers, and frame by them, where we see a body
+      // or the next message.
+      if (stream && checkLineEnds) return invalid(msg, R_BAD_LINE_END);
       p++;
       break;
     }
@@ -470,6 +480,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
         }
         break;
       case H_CONTENT_LENGTH: {
+        // Digits on a continuation line ("Content-Length:\r\n 5"): Kamailio's
+        // TCP reader finds no length there (tcp_read.c), we would find 5.
+        for (let q = raw; q < vs; q++) if (buf[q] === LF) return invalid(msg, R_BAD_CONTENT_LENGTH);
         const n = parseContentLength(buf, vs, ve);
         if (n === -1) return invalid(msg, R_BAD_CONTENT_LENGTH);
         if (n === -2) return invalid(msg, R_CONTENT_LENGTH_TOO_LARGE);
@@ -522,6 +535,12 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     msg.end = p + contentLength;
     if (msg.end > end) return PARSE_INCOMPLETE;
   } else {
+    // RFC 3261 §18.3: on a stream, Content-Length MUST be present. Without
+    // it the PBXs do not agree on where the message ends (pjsip waits for
+    // more bytes and, its buffer full, throws them away and resumes parsing
+    // PJSIP_MAX_PKT_LEN bytes on; Kamailio and sofia-sip give up on the
+    // connection), so a stream message without one is refused.
+    if (stream && checkLineEnds) return invalid(msg, R_MISSING_CONTENT_LENGTH);
     msg.end = stream ? p : end;
   }
   return PARSE_OK;

@@ -120,3 +120,45 @@ t.test('a header block that never ends is refused at the cap, not buffered forev
   t.equal(d.verdict, VERDICT_DROP, 'dropped once the header block passes the cap');
   t.ok(rounds <= 10, `within ${rounds} KiB`);
 });
+
+t.test('framing the PBXs read differently on a stream: refused, and the flow dropped (review against pjsip/Kamailio)', async (t) => {
+  const options = (extra: string): string =>
+    `OPTIONS sip:100@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKf1\r\nFrom: <sip:200@pbx.example.com>;tag=1\r\nTo: <sip:100@pbx.example.com>\r\nCall-ID: f1\r\nCSeq: 1 OPTIONS\r\n${extra}`;
+  const hidden = scannerRegister.toString('latin1');
+  const carrier = options(`Content-Length: ${hidden.length}\r\n\r\n`) + hidden;
+  const cases: Array<[string, string]> = [
+    // pjsip_find_msg ends headers only at "\n\r\n": it reads the carrier's headers as the first message's, framed by its Content-Length: 0.
+    ['a bare-LF blank line', options('Content-Length: 0\r\n\n') + carrier],
+    // Without Content-Length pjsip waits, overflows and resumes PJSIP_MAX_PKT_LEN bytes on; Kamailio and sofia-sip drop the connection.
+    ['no Content-Length', options('\r\n') + carrier],
+    // Kamailio's TCP reader finds no length on a continuation line.
+    ['Content-Length digits on a fold', options('Content-Length:\r\n 0\r\n\r\n') + carrier],
+  ];
+  for (const [name, stream] of cases) {
+    const j = judge();
+    const d = j.tcp('192.0.2.40', 40040, 1, DATA, Buffer.from(stream, 'latin1'), 0);
+    t.equal(d.verdict, VERDICT_DROP, `${name}: dropped`);
+    t.equal(j.tcp('192.0.2.40', 40040, 1 + stream.length, DATA, register, 1).reason, R_FLOW_DROPPED, `${name}: and the flow stays dropped`);
+  }
+});
+
+t.test('bytes sipwall cannot frame, accepted by policy: that segment passes, the rest of the connection does not', async (t) => {
+  for (const policy of [{ invalidSip: 'accept', nonSip: 'accept' }]) {
+    const j = judge({ policy: { ...configWith().policy, ...policy } });
+    // A CSeq that names another method: invalid SIP, but every PBX frames it and reads what follows.
+    const bad = Buffer.from(register.toString('latin1').replace(/^CSeq: (\d+) REGISTER/m, 'CSeq: $1 INFO'), 'latin1');
+    let seq = 1;
+    const d = j.tcp('192.0.2.41', 40041, seq, DATA, bad, 0);
+    t.equal(d.verdict, VERDICT_ACCEPT, 'the invalid message itself is accepted, as policy says');
+    seq += bad.length;
+    const next = j.tcp('192.0.2.41', 40041, seq, DATA, scannerRegister, 1);
+    t.equal(next.verdict, VERDICT_DROP, 'what follows on that connection is not let through unjudged');
+    t.equal(next.reason, R_FLOW_DROPPED);
+    // Split: the first part held, the invalid rest accepted; later segments must not re-read the held bytes and pass.
+    const k = judge({ policy: { ...configWith().policy, ...policy } });
+    const cut = 60;
+    t.equal(k.tcp('192.0.2.42', 40042, 1, DATA, bad.subarray(0, cut), 0).reason, R_PARTIAL);
+    t.equal(k.tcp('192.0.2.42', 40042, 1 + cut, DATA, bad.subarray(cut), 1).verdict, VERDICT_ACCEPT);
+    t.equal(k.tcp('192.0.2.42', 40042, 1 + bad.length, DATA, scannerRegister, 2).reason, R_FLOW_DROPPED, 'split: the same');
+  }
+});

@@ -258,14 +258,25 @@ t.test('Content-Length framing (RFC 3261 §18.3, §20.14)', async (t) => {
   t.equal(parse(`${head}Content-Length: 4\r\nl: 5\r\n\r\nbody`), PARSE_INVALID);
   t.equal(msg.reason, 'conflicting-content-length');
 
-  // No Content-Length: a datagram's body runs to its end, a stream's is empty.
+  // No Content-Length: a datagram's body runs to its end; on a stream, where
+  // §18.3 requires one, the message is refused (the PBXs frame it apart).
   const noCl = `${head}\r\nv=0\r\n`;
   t.equal(parse(noCl, false), PARSE_OK);
   t.equal(msg.contentLength, -1);
   t.equal(msg.end, noCl.length);
-  t.equal(parse(noCl, true), PARSE_OK);
+  t.equal(parse(noCl, true), PARSE_INVALID);
+  t.equal(msg.reason, 'missing-content-length');
+  const b = Buffer.from(noCl);
+  t.equal(parseSip(b, 0, b.length, msg, true, false), PARSE_OK, 'what the PBX sends (no strict checks): empty body');
   t.equal(msg.end, head.length + 2);
   t.equal(msg.bodyStart, msg.end);
+  // On a stream the blank line must be CRLF: pjsip_find_msg ends headers only at "\n\r\n".
+  t.equal(parse(`${head}Content-Length: 0\r\n\n`, true), PARSE_INVALID);
+  t.equal(msg.reason, 'bad-line-end');
+  t.equal(parse(`${head}Content-Length: 0\r\n\n`, false), PARSE_OK, 'on a datagram a bare LF still ends the headers');
+  // The digits on a continuation line: Kamailio's TCP reader sees no length there.
+  t.equal(parse(`${head}Content-Length:\r\n 0\r\n\r\n`, true), PARSE_INVALID);
+  t.equal(msg.reason, 'bad-content-length');
 });
 
 t.test('CSeq (RFC 3261 §8.1.1.5, §20.16)', async (t) => {

@@ -42,7 +42,8 @@ valid.push(['invite-sdp.sip', readFileSync(new URL('invite-sdp.sip', fixtures))]
 
 t.test('every prefix: INCOMPLETE, or OK with the whole message (stream)', async (t) => {
   let checked = 0;
-  for (const [name, whole] of valid) {
+  // inv2543 has no Content-Length, which a stream refuses (parse-sip.test.ts).
+  for (const [name, whole] of valid.filter(([n]) => !n.includes('inv2543'))) {
     t.equal(parseSip(whole, 0, whole.length, msg, true), PARSE_OK, name);
     const ref = snapshot(msg, 0);
     const refEnd = msg.end;
