@@ -308,13 +308,18 @@ export class Engine {
   }
 
   /**
-   * The number naming a transaction: Call-ID (its hash `call`), top Via
-   * branch and CSeq number and method, which an answer copies (§8.2.6.2).
+   * The number naming a transaction: Call-ID (its hash `call`) and CSeq
+   * number and method, which an answer copies (§8.2.6.2). Not the top Via's
+   * branch, though §17.2.3 matches by it: pjsip and sofia-sip print their
+   * answer's Via anew from what they parsed, so a branch given twice
+   * (pjsip keeps the last), escaped (%2D comes back as -), bracketed or
+   * after an empty Via element (sofia skips it) comes back other than it
+   * went, the answer would match nothing, and a brute-forcer's failures
+   * would go uncounted. One Call-ID and one CSeq per request (parse-sip.ts)
+   * leave no such doubt.
    */
   private static transaction(msg: SipMessage, call: number): number {
-    let h = call;
-    if (msg.viaBranchStart >= 0) h = hashBytes(msg.buf, msg.viaBranchStart, msg.viaBranchEnd, h);
-    return hashU32(msg.cseqMethod, hashU32(msg.cseq, h));
+    return hashU32(msg.cseqMethod, hashU32(msg.cseq, call));
   }
 
   /**

@@ -1,10 +1,9 @@
 // Requests from untrusted sources that await the PBX's answer, so that an
 // answer can be read in the light of its request (was it carrying
 // credentials? which method, which user?). A response copies the request's
-// Call-ID, CSeq and Via (RFC 3261 §8.2.6.2), so the three together name the
-// transaction (§17.2.3 matches server transactions by the top Via's branch
-// and the CSeq method; the Call-ID guards against branches that are not
-// RFC 3261 compliant). They are hashed to one number; the table holds at
+// Call-ID and CSeq (RFC 3261 §8.2.6.2), which name the transaction here
+// (the Via branch, which PBXs may print back changed, is left out:
+// Engine.transaction). They are hashed to one number; the table holds at
 // most `max` transactions, each forgotten after `ttlMs` (64*T1 = 32 s,
 // Timer B/F of §17.1, by default), so a flood cannot grow it.
 //
@@ -103,6 +102,7 @@ export class PendingTable {
   put(txn: number, source: SourceKey, now: number, flags: number, method: number, user: number, call: number): void {
     const key = txn | 0;
     let slot = this.find(key);
+    const found = slot >= 0;
     if (slot < 0) {
       slot = this.cursor;
       this.cursor = slot + 1 === this.max ? 0 : slot + 1;
@@ -114,9 +114,13 @@ export class PendingTable {
       this.nexts[slot] = this.heads[b]!;
       this.heads[b] = slot + 1;
     }
+    // The same transaction again while pending (a retransmission, or a copy
+    // with another Via branch): credentials seen once stay seen, or a copy
+    // without them would turn the 401 to a guess into a mere challenge.
+    const again = found && this.sources[slot] === source && this.until[slot]! > now;
     this.sources[slot] = source;
     this.until[slot] = now + this.ttlMs;
-    this.flags[slot] = flags;
+    this.flags[slot] = again ? this.flags[slot]! | flags : flags;
     this.methods[slot] = method;
     this.users[slot] = user;
     this.calls[slot] = call;

@@ -123,6 +123,7 @@ const R_CSEQ_METHOD_MISMATCH = 'cseq-method-mismatch';
 const R_BAD_FROM = 'bad-from';
 const R_BAD_TO = 'bad-to';
 const R_MISSING_CONTENT_LENGTH = 'missing-content-length';
+const R_REPEATED_HEADER = 'repeated-header';
 
 /** RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31. */
 const MAX_CSEQ = 0x7fffffff;
@@ -464,20 +465,22 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
           msg.contactEnd = ve;
         }
         break;
+      // Call-ID and CSeq appear once (§20.8, §20.16). A second one is
+      // refused: the PBXs do not agree on which one counts (pjsip's parser
+      // keeps the last CSeq and answers with it, Kamailio copies every one),
+      // and an answer must name the request it answers (Engine.transaction).
       case H_CALL_ID:
-        if (msg.callIdStart < 0) {
-          msg.callIdStart = vs;
-          msg.callIdEnd = ve;
-        }
+        if (msg.callIdStart >= 0) return invalid(msg, R_REPEATED_HEADER);
+        msg.callIdStart = vs;
+        msg.callIdEnd = ve;
         break;
       case H_CSEQ:
-        if (msg.cseq < 0) {
-          if (!parseCSeq(buf, vs, ve)) return invalid(msg, R_BAD_CSEQ);
-          msg.cseq = CSEQ[0]!;
-          cseqMethodStart = CSEQ[1]!;
-          cseqMethodEnd = CSEQ[2]!;
-          msg.cseqMethod = CSEQ[3]!;
-        }
+        if (msg.cseq >= 0) return invalid(msg, R_REPEATED_HEADER);
+        if (!parseCSeq(buf, vs, ve)) return invalid(msg, R_BAD_CSEQ);
+        msg.cseq = CSEQ[0]!;
+        cseqMethodStart = CSEQ[1]!;
+        cseqMethodEnd = CSEQ[2]!;
+        msg.cseqMethod = CSEQ[3]!;
         break;
       case H_CONTENT_LENGTH: {
         // Digits on a continuation line ("Content-Length:\r\n 5"): Kamailio's

@@ -302,9 +302,12 @@ t.test('CSeq (RFC 3261 §8.1.1.5, §20.16)', async (t) => {
   t.equal(parse('ACK sip:b SIP/2.0\r\nCall-ID: x\r\n\r\n'), PARSE_OK, 'no CSeq: the application decides');
   t.equal(msg.method, M_ACK);
   t.equal(msg.cseq, -1);
-  // Only the first CSeq is read.
-  t.equal(parse('ACK sip:b SIP/2.0\r\nCSeq: 3 ACK\r\nCSeq: 4 INVITE\r\n\r\n'), PARSE_OK);
-  t.equal(msg.cseq, 3);
+  // CSeq and Call-ID appear once: PBXs differ on which of two counts.
+  t.equal(parse('ACK sip:b SIP/2.0\r\nCSeq: 3 ACK\r\nCSeq: 4 INVITE\r\n\r\n'), PARSE_INVALID);
+  t.equal(msg.reason, 'repeated-header');
+  t.equal(parse('ACK sip:b SIP/2.0\r\nCSeq: 3 ACK\r\nCSeq: 3 ACK\r\n\r\n'), PARSE_INVALID, 'even with the same value');
+  t.equal(parse('ACK sip:b SIP/2.0\r\nCall-ID: a\r\ni: b\r\nCSeq: 3 ACK\r\n\r\n'), PARSE_INVALID, 'a second Call-ID, compact or not');
+  t.equal(msg.reason, 'repeated-header');
 });
 
 t.test('From, To, Contact: name-addr and addr-spec', async (t) => {
