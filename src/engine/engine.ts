@@ -357,7 +357,7 @@ export class Engine {
     // bytes tell, before any parsing.
     if (!stream && Engine.ignorableFromPbx(buf, off, end)) return;
     while (off < end && !d.ban) {
-      // What the PBX sends: no lone-CR check (parse-sip.ts), its cost is the watching's.
+      // What the PBX sends: not strict (parse-sip.ts); the lone-CR check's cost would be the watching's.
       const st = parseSip(buf, off, end, msg, stream, false);
       if (st !== PARSE_OK || msg.end <= off) return;
       off = msg.end;

@@ -27,7 +27,7 @@
 //   a byte of the value would let a header ("X: a\rTo: ...") or the end of
 //   a Call-ID hide from us and not from the PBX. The check costs a memchr
 //   per header line; a caller reading what the PBX itself sent (whose
-//   requests with a lone CR never reached it) passes checkLineEnds false.
+//   requests with a lone CR never reached it) passes `strict` false.
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
 //   (§7.1; RFC 4475 §3.1.2.8/§3.1.2.9 allow rejecting lwsstart and trws).
 //   "SIP/2.0" is matched case-insensitively (§7.1). The Request-URI must
@@ -55,10 +55,11 @@
 //   stream by those (tcp_read.c), and a body only it sees could carry a
 //   whole request past every rule.
 //   Missing: the body runs to `end` for a datagram (§18.3); on a stream,
-//   where §18.3 requires it, 'missing-content-length' (with checkLineEnds;
-//   without, the body is empty, §20.14). Digits on a continuation line
+//   where §18.3 requires it, 'missing-content-length' (when `strict`;
+//   otherwise the body is empty, §20.14). Digits on a continuation line
 //   are 'bad-content-length'. On a stream the blank line ending the
-//   headers must be CRLF ('bad-line-end'; pjsip frames by "\n\r\n").
+//   headers must be CRLF ('bad-line-end' when `strict`; pjsip frames by
+//   "\n\r\n").
 //   A body shorter than Content-Length is INCOMPLETE for both; on UDP that
 //   is the clerr case (§3.1.2.2) and the engine, which knows the
 //   transport, rejects it.
@@ -189,11 +190,14 @@ function invalid(msg: SipMessage, reason: string): number {
 
 /**
  * Parses one SIP message (or CRLF keep-alive) from buf[start, end). See the
- * file comment for the contract. `stream` is true for TCP/TLS (a missing
- * Content-Length means no body), false for a UDP datagram (the body runs to
- * `end`). `checkLineEnds` false skips the lone-CR check (see above).
+ * file comment for the contract. `stream` is true for TCP/TLS, false for a
+ * UDP datagram (the body runs to `end`). `strict` false, for what the PBX
+ * itself sends, skips the checks that exist because a PBX would read a
+ * request differently (see above): the lone-CR check, and on a stream the
+ * CRLF blank line and the required Content-Length (a missing one then
+ * means no body).
  */
-export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessage, stream = false, checkLineEnds = true): number {
+export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessage, stream = false, strict = true): number {
   reset(msg, buf, start);
   const cls = CHAR_CLASS;
   const low = LOWER;
@@ -279,7 +283,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     const rs = p;
     p = buf.indexOf(LF, p);
-    if (checkLineEnds && !crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
+    if (strict && !crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -368,7 +372,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       // ends a header section only at "\n\r\n", so on TCP it would read on
       // into what follows as headers, and frame by them, where we see a body
       // or the next message.
-      if (stream && checkLineEnds) return invalid(msg, R_BAD_LINE_END);
+      if (stream && strict) return invalid(msg, R_BAD_LINE_END);
       p++;
       break;
     }
@@ -410,7 +414,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       p += 2;
     }
     // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
-    if (checkLineEnds && !crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
+    if (strict && !crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
@@ -543,7 +547,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     // more bytes and, its buffer full, throws them away and resumes parsing
     // PJSIP_MAX_PKT_LEN bytes on; Kamailio and sofia-sip give up on the
     // connection), so a stream message without one is refused.
-    if (stream && checkLineEnds) return invalid(msg, R_MISSING_CONTENT_LENGTH);
+    if (stream && strict) return invalid(msg, R_MISSING_CONTENT_LENGTH);
     msg.end = stream ? p : end;
   }
   return PARSE_OK;
