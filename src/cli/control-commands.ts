@@ -96,7 +96,8 @@ export function controlCommand(cmd: string) {
       if (total > bans.length) out(`... and ${total - bans.length} more (${total} in all; sipwall bans --limit N lists more)`);
     } else {
       const s = body as Record<string, any>;
-      out(`sipwall ${s['mode']}, up ${s['uptimeSeconds']} s, queue ${s['queue']} on ports ${s['ports']}, pid ${s['pid']}`);
+      const tls = (s['tlsPorts'] as number[] | undefined) ?? [];
+      out(`sipwall ${s['mode']}, up ${s['uptimeSeconds']} s, queue ${s['queue']} on ports ${s['ports']}${tls.length > 0 ? ` (TLS, not queued: ${tls.join(', ')})` : ''}, pid ${s['pid']}`);
       out(`packets ${s['packets'].total} (to engine ${s['packets'].toEngine}): accepted ${s['packets'].accepted}, dropped ${s['packets'].dropped}`);
       out(`native hot table: dropped ${s['nativeHotHits'].drop}, accepted ${s['nativeHotHits'].accept}`);
       out(`bans ${s['bansActive']}, trusted ${s['trustedSources']}, tracked sources ${s['trackedSources']}`);

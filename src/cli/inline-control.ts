@@ -94,6 +94,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           mode: p.kernel.failOpen ? 'fail-open' : 'fail-closed',
           queue: p.kernel.queueNum,
           ports: `${p.kernel.ports.from}-${p.kernel.ports.to}`,
+          tlsPorts: p.kernel.tlsPorts,
           files: p.files(),
           packets: { total: s.packets, toEngine: s.toJs, accepted: sum(p.counters.accepted), dropped: sum(p.counters.dropped), byReason },
           nativeHotHits: { drop: s.hotDrop, accept: s.hotAccept + s.hotTrust, tcpEmpty: s.tcpEmptyAccept },

@@ -11,6 +11,7 @@ export function kernelOptions(cfg: Config): KernelOptions {
   return validateKernelOptions(
     {
       ports: i.ports,
+      tlsPorts: i.tlsPorts,
       queueNum: i.queueNum,
       failOpen: i.failOpen,
       trustMark: i.trustMark,

@@ -31,11 +31,11 @@ import { tollFraudRule } from './dialled-number.js';
 import { hashBytes, hashU32 } from './hash-bytes.js';
 import { PENDING_CREDENTIALS, PendingTable } from './pending-table.js';
 import { SourceSets } from './source-sets.js';
-import { looksLikeSip } from './looks-like-sip.js';
+import { isTlsRecord, looksLikeSip } from './looks-like-sip.js';
 import {
   R_ANSWER, R_AUTH_FAILURES, R_AUTH_TRUST, R_BANNED, R_BLOCKED, R_CALL_LIMIT, R_DISTINCT_USERS, R_FINGERPRINT,
   R_INVALID_SIP, R_KEEPALIVE, R_NO_PAYLOAD, R_NON_SIP, R_OK, R_RATE_ALL, R_RATE_INVITE, R_RATE_REGISTER, R_RESPONSE,
-  R_SCANNER_UA, R_SECRET_HOST, R_STRICT, R_STUN, R_TOLL_FRAUD, R_TRUSTED, R_TRUSTED_LIST, R_UNKNOWN_USERS,
+  R_SCANNER_UA, R_SECRET_HOST, R_STRICT, R_STUN, R_TLS, R_TOLL_FRAUD, R_TRUSTED, R_TRUSTED_LIST, R_UNKNOWN_USERS,
 } from './reasons.js';
 import { RateTable } from './rate-table.js';
 import { sourceKey, type SourceKey } from './source-key.js';
@@ -213,10 +213,14 @@ export class Engine {
     }
   }
 
-  /** Non-SIP payload or malformed SIP: counted under its reason, verdict by policy. */
+  /**
+   * Non-SIP payload or malformed SIP: counted under its reason, verdict by
+   * policy. TLS is non-SIP with a reason of its own, so an admin who sees it
+   * knows which key to set (inline.tlsPorts) rather than hunting garbage.
+   */
   classifyBad(buf: Buffer, off: number, end: number, d: Decision): void {
     if (looksLikeSip(buf, off, end)) this.set(d, this.rules.acceptInvalidSip ? VERDICT_ACCEPT : VERDICT_DROP, R_INVALID_SIP);
-    else this.set(d, this.rules.acceptNonSip ? VERDICT_ACCEPT : VERDICT_DROP, R_NON_SIP);
+    else this.set(d, this.rules.acceptNonSip ? VERDICT_ACCEPT : VERDICT_DROP, isTlsRecord(buf, off, end) ? R_TLS : R_NON_SIP);
   }
 
   /**

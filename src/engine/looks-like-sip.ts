@@ -21,3 +21,16 @@ export function looksLikeSip(buf: Uint8Array, off: number, end: number): boolean
   }
   return false;
 }
+
+/**
+ * A TLS record header (RFC 8446 §5.1, RFC 5246 §6.2.1): content type 20-23
+ * (change_cipher_spec, alert, handshake, application_data), then a legacy
+ * version 3.0-3.4. A connection opens with a handshake record (22), but a
+ * flow first seen mid-connection starts with any of them. None is a byte a
+ * SIP message starts with.
+ */
+export function isTlsRecord(buf: Uint8Array, off: number, end: number): boolean {
+  if (end - off < 5) return false;
+  const type = buf[off]!;
+  return type >= 20 && type <= 23 && buf[off + 1] === 3 && buf[off + 2]! <= 4;
+}

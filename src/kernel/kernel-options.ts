@@ -18,6 +18,12 @@ export interface PortRange {
 export interface KernelOptions {
   /** Destination ports diverted to the queue (UDP and TCP), inclusive. */
   ports: PortRange;
+  /**
+   * TCP ports inside `ports` where the PBX speaks SIP over TLS: not queued
+   * (sipwall cannot read TLS; see render-rules.ts, "TLS ports"). Sorted,
+   * unique, only those inside `ports`.
+   */
+  tlsPorts: readonly number[];
   /** NFQUEUE number the engine binds. */
   queueNum: number;
   /** true: --queue-bypass, SIP flows unfiltered while no process is bound; false: SIP dropped. */
@@ -72,6 +78,8 @@ const SET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,25}$/;
 
 export const DEFAULT_KERNEL_OPTIONS: Readonly<KernelOptions> = Object.freeze({
   ports: Object.freeze({ from: 5060, to: 5082 }),
+  // RFC 3261 §26.2: a sips URI without a port means TCP 5061, over TLS.
+  tlsPorts: Object.freeze([5061]),
   // Not 0: queue 0 is what Suricata (-q 0), Snort's DAQ nfq module and most
   // NFQUEUE examples use, so an IDS on the same host would collide with us (a
   // second bind of a queue fails with EBUSY). 5060 is free in practice and
@@ -96,6 +104,9 @@ const KEYS = Object.keys(DEFAULT_KERNEL_OPTIONS) as Array<keyof KernelOptions>;
 
 /** What validateKernelOptions accepts: ports may also be "5060-5082", "5060:5082" or one port number. */
 export type KernelOptionsInput = Partial<Omit<KernelOptions, 'ports'>> & { ports?: PortRange | string | number };
+
+/** The most TLS ports: each is one rule every TCP packet to the SIP ports walks. */
+export const MAX_TLS_PORTS = 16;
 
 /** A mark as iptables writes it (and iptables-save prints it back): lower-case hex. */
 export function hex(n: number): string {
@@ -149,6 +160,13 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
   const get = <K extends keyof KernelOptions>(k: K): unknown => (p[k] === undefined ? DEFAULT_KERNEL_OPTIONS[k] : p[k]);
 
   const ports = parsePorts(get('ports'), failer('ports'));
+  const tls = get('tlsPorts');
+  if (!Array.isArray(tls) || tls.length > MAX_TLS_PORTS || !tls.every((n) => isInt(n, 1, 65535))) {
+    failer('tlsPorts')(`must be a list of at most ${MAX_TLS_PORTS} ports from 1 to 65535`);
+  }
+  // One outside `ports` is never queued anyway: dropped, so a narrowed
+  // `ports` need not be matched by a narrowed tlsPorts.
+  const tlsPorts = Object.freeze([...new Set(tls as number[])].filter((n) => n >= ports.from && n <= ports.to).sort((a, b) => a - b));
   const queueNum = get('queueNum');
   if (!isInt(queueNum, 0, 65535)) failer('queueNum')('must be an integer from 0 to 65535');
   const trustMark = get('trustMark');
@@ -176,6 +194,7 @@ export function validateKernelOptions(partial: KernelOptionsInput = {}, source =
 
   return {
     ports,
+    tlsPorts,
     queueNum: queueNum as number,
     failOpen: get('failOpen') as boolean,
     trustMark: trustMark as number,

@@ -83,6 +83,15 @@
 // SIP never carries one; with one the datagram is simply not queued). TCP
 // answers are all queued: a segment need not start with a message.
 //
+// TLS ports. SIP over TLS (RFC 3261 §26.2: TCP 5061 by default, inside the
+// usual 5060-5082 range) is ciphertext to us: queued, every connection's
+// ClientHello would be dropped as not SIP, and every TLS phone locked out.
+// So TCP to a port in tlsPorts returns from SIPWALL before the queue rule
+// (and the PBX's TLS from it returns from SIPWALL-OUT): it reaches the PBX
+// unjudged, as it would without sipwall. Bans still apply, in raw, before
+// this: a source banned for what it did over UDP or TCP is dropped on the
+// TLS port too. UDP to these ports is still queued (SIP has no DTLS transport).
+//
 // Ports use -m udp/-m tcp --dport FROM:TO rather than multiport: one range
 // needs nothing more, iptables-nft turns it into a native nft payload match,
 // and iptables-save prints it back exactly as written.
@@ -198,6 +207,8 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: Present
   // the admin keeps in the other bits of the conntrack mark.
   lines.push('*mangle', `:${QUEUE_CHAIN} - [0:0]`);
   const bypass = opts.failOpen ? ' --queue-bypass' : '';
+  const tls = opts.tlsPorts;
+  for (const p of tls) lines.push(`-A ${QUEUE_CHAIN} -p tcp -m tcp --dport ${p} -j RETURN`);
   for (const proto of ['udp', 'tcp']) {
     lines.push(`-A ${QUEUE_CHAIN} -p ${proto} -m ${proto} ${dports} -j NFQUEUE --queue-num ${opts.queueNum}${bypass}`);
   }
@@ -221,6 +232,7 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: Present
     } else {
       lines.push(`${udp} ${queue}`);
     }
+    for (const p of tls) lines.push(`-A ${OUT_CHAIN} -p tcp -m tcp --sport ${p} -j RETURN`);
     lines.push(`-A ${OUT_CHAIN} -p tcp -m tcp ${sports} ${queue}`);
   }
   lines.push(...jumpLines('OUTPUT', queueJump(opts, OUT_CHAIN), jumps.out), 'COMMIT');

@@ -15,7 +15,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
-  REASON_NAMES, R_AUTH_FAILURES, R_DISTINCT_USERS, R_FINGERPRINT, R_INVALID_SIP, R_NON_SIP, R_RATE_ALL, R_RATE_INVITE,
+  REASON_NAMES, R_AUTH_FAILURES, R_DISTINCT_USERS, R_FINGERPRINT, R_INVALID_SIP, R_NON_SIP, R_TLS, R_RATE_ALL, R_RATE_INVITE,
   R_RATE_REGISTER, R_SCANNER_UA, R_TOLL_FRAUD, R_UNDECODABLE, R_UNKNOWN_USERS,
 } from '../engine/reasons.js';
 import { STAT_INDEX, STATS_COUNT, type StatName } from '../queue/queue-stats.js';
@@ -66,6 +66,7 @@ export const BAN_REASONS: readonly number[] = [
 /** Payloads that are not (valid) SIP, by the reason they are counted under. */
 const INVALID_KINDS: ReadonlyArray<readonly [string, number]> = [
   ['non-sip', R_NON_SIP],
+  ['tls', R_TLS],
   ['invalid-sip', R_INVALID_SIP],
   ['undecodable', R_UNDECODABLE],
 ];

@@ -93,6 +93,8 @@ export interface MetricsConfig {
 /** How sipwall sits inline: kernel rules and the queue (see rules/README.md). */
 export interface InlineConfig {
   ports: string;
+  /** TCP ports in `ports` carrying SIP over TLS: not queued (render-rules.ts, "TLS ports"). */
+  tlsPorts: number[];
   queueNum: number;
   failOpen: boolean;
   trustSkipQueue: boolean;

@@ -4,7 +4,7 @@
 
 import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
-import { hex } from '../kernel/kernel-options.js';
+import { hex, MAX_TLS_PORTS } from '../kernel/kernel-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
 import { parseCidr } from '../packet/address.js';
 import { FINGERPRINT_FIELDS, type Config } from './config-types.js';
@@ -129,6 +129,7 @@ export const SCHEMA: Spec = {
       t: 'object',
       fields: {
         ports: { t: 'text', minLen: 1, maxLen: 11, printable: true },
+        tlsPorts: { t: 'list', of: { t: 'int', min: 1, max: 65535 }, maxItems: MAX_TLS_PORTS },
         queueNum: { t: 'int', min: 0, max: 65535 },
         failOpen: { t: 'bool' },
         trustSkipQueue: { t: 'bool' },
@@ -144,7 +145,7 @@ export const SCHEMA: Spec = {
         hotMaxEntries: { t: 'int', min: 1024, max: 1_048_576 }, // native/hot-table.h's ceiling (queue-options.ts)
       },
       required: [
-        'ports', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',
+        'ports', 'tlsPorts', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',
         'queueMaxLen', 'copyRange', 'socketBufferBytes', 'batchSize', 'hotMaxEntries',
       ],
     },

@@ -1,7 +1,7 @@
 // SIP over TCP through the engine: segments, not messages.
 
 import t from 'tap';
-import { R_FLOW_DROPPED, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP } from '../../src/engine/reasons.js';
+import { R_FLOW_DROPPED, R_NON_SIP, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP, R_TLS } from '../../src/engine/reasons.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
@@ -161,4 +161,24 @@ t.test('bytes sipwall cannot frame, accepted by policy: that segment passes, the
     t.equal(k.tcp('192.0.2.42', 40042, 1 + cut, DATA, bad.subarray(cut), 1).verdict, VERDICT_ACCEPT);
     t.equal(k.tcp('192.0.2.42', 40042, 1 + bad.length, DATA, scannerRegister, 2).reason, R_FLOW_DROPPED, 'split: the same');
   }
+});
+
+t.test('TLS on a queued port: counted as tls, dropped by policy.nonSip, the connection with it', async (t) => {
+  // The first record of a TLS 1.2/1.3 connection: handshake (22), legacy version 3.1, length, ClientHello (1).
+  const hello = Buffer.concat([Buffer.from([22, 3, 1, 0, 64, 1, 0, 0, 60, 3, 3]), Buffer.alloc(58, 0x5a)]);
+  const j = judge();
+  const d = j.tcp('192.0.2.43', 40043, 1, DATA, hello, 0);
+  t.equal(d.reason, R_TLS);
+  t.equal(d.verdict, VERDICT_DROP);
+  t.notOk(d.ban, 'a phone on the wrong port is not an attacker');
+  t.equal(j.tcp('192.0.2.43', 40043, 1 + hello.length, DATA, Buffer.from([23, 3, 3, 0, 16, ...Buffer.alloc(16)]), 1).reason, R_FLOW_DROPPED);
+  const mid = judge().tcp('192.0.2.44', 40044, 9, DATA, Buffer.from([23, 3, 3, 0, 16, ...Buffer.alloc(16)]), 0);
+  t.equal(mid.reason, R_TLS, 'application data of a connection first seen mid-way: tls too');
+  const lax = judge({ policy: { ...configWith().policy, nonSip: 'accept' } });
+  t.equal(lax.tcp('192.0.2.45', 40045, 1, DATA, hello, 0).verdict, VERDICT_ACCEPT, 'policy.nonSip accept lets it through');
+  t.equal(lax.d.reason, R_TLS);
+  for (const notTls of [[22, 3, 9, 0, 1, 1], [22, 2, 1, 0, 1, 1], [24, 3, 1, 0, 1, 1], [22, 3, 1, 0]]) {
+    t.equal(judge().tcp('192.0.2.46', 40046, 1, DATA, Buffer.from(notTls), 0).reason, R_NON_SIP, `not a TLS record: ${notTls.join(',')}`);
+  }
+  t.equal(judge().udp('192.0.2.47', hello, 0).reason, R_TLS, 'over UDP too');
 });

@@ -6,6 +6,7 @@ t.test('defaults', async (t) => {
   const o = validateKernelOptions({});
   t.same(o, {
     ports: { from: 5060, to: 5082 },
+    tlsPorts: [5061],
     queueNum: 5060,
     failOpen: true,
     trustMark: 0x5157,

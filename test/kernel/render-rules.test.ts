@@ -30,6 +30,7 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
     t.same(mangle, [
       '*mangle',
       ':SIPWALL - [0:0]',
+      '-A SIPWALL -p tcp -m tcp --dport 5061 -j RETURN',
       '-A SIPWALL -p udp -m udp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-I INPUT 1 -m connmark ! --mark 0x5157/0x5157 -j SIPWALL',
@@ -37,6 +38,7 @@ t.test('defaults: bans in raw, queue in mangle, both families', async (t) => {
       '-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m connmark --mark 0x200000/0x200000 -j NFQUEUE --queue-num 5060 --queue-bypass',
       `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x5349502f&&${at(16)}>>0x8=0x333030:0x343030,0x343032:0x343036,0x343038:0x363939" -j NFQUEUE --queue-num 5060 --queue-bypass`,
       `-A SIPWALL-OUT -p udp -m udp --sport 5060:5082 -m u32 --u32 "${at(8)}=0x42594520,0x43414e43" -j NFQUEUE --queue-num 5060 --queue-bypass`,
+      '-A SIPWALL-OUT -p tcp -m tcp --sport 5061 -j RETURN',
       '-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE --queue-num 5060 --queue-bypass',
       '-I OUTPUT 1 -m connmark ! --mark 0x5157/0x5157 -j SIPWALL-OUT',
       'COMMIT',
@@ -99,6 +101,27 @@ t.test('options change the right lines', async (t) => {
   // iptables-save prints a full mask as no mask at all; the jump is written that way so it reads back the same.
   const full = section(renderRules({ trustMark: 0xffff0000, watchMark: 0xffff }).v4, 'security');
   t.ok(full.includes('-I INPUT 1 -m mark ! --mark 0x0 -j SIPWALL-MARK'));
+});
+
+t.test('tlsPorts: TCP to and from them returns before the queue rules; UDP is still queued', async (t) => {
+  const m = section(renderRules({ tlsPorts: [5063, 5061, 5063, 9000] }).v4, 'mangle');
+  const mine = m.filter((l) => l.includes('-j RETURN'));
+  t.same(mine, [
+    '-A SIPWALL -p tcp -m tcp --dport 5061 -j RETURN',
+    '-A SIPWALL -p tcp -m tcp --dport 5063 -j RETURN',
+    '-A SIPWALL-OUT -p tcp -m tcp --sport 5061 -j RETURN',
+    '-A SIPWALL-OUT -p tcp -m tcp --sport 5063 -j RETURN',
+  ], 'sorted, once each; 9000 is not a SIP port and needs nothing');
+  t.ok(m.indexOf('-A SIPWALL -p tcp -m tcp --dport 5063 -j RETURN') < m.findIndex((l) => l.startsWith('-A SIPWALL -p tcp -m tcp --dport 5060:5082 -j NFQUEUE')), 'before the TCP queue rule');
+  t.ok(m.indexOf('-A SIPWALL-OUT -p tcp -m tcp --sport 5063 -j RETURN') < m.findIndex((l) => l.startsWith('-A SIPWALL-OUT -p tcp -m tcp --sport 5060:5082 -j NFQUEUE')));
+  t.notOk(m.some((l) => l.includes('-p udp') && l.includes('RETURN')), 'no UDP port skips the queue');
+  t.notMatch(renderRules({ tlsPorts: [] }).v4, /RETURN/, '[]: every TCP port queued');
+  t.notMatch(renderRules({ ports: '5070-5071' }).v4, /RETURN/, 'the default 5061 outside a narrowed range: nothing');
+  t.same(validateKernelOptions({ ports: '5070-5071' }).tlsPorts, [], 'and not reported as a TLS port');
+  t.match(section(renderRules({ tlsPorts: [5061], banScope: 'sip-ports' }).v4, 'raw'), ['*raw', ':SIPWALL-BAN - [0:0]', /--dport 5060:5082 -m set/, /-p tcp -m tcp --dport 5060:5082 -m set/], 'bans still cover the TLS port');
+  for (const bad of [[0], [65536], [1.5], ['5061'], Array.from({ length: 17 }, (_, i) => 5060 + i), 5061]) {
+    t.throws(() => validateKernelOptions({ tlsPorts: bad as number[] }), { code: 'SIPWALL_ERR_CONFIG', message: /tlsPorts/ }, `refused: ${JSON.stringify(bad)}`);
+  }
 });
 
 t.test('trustSkipQueue false: unguarded jumps, every connection queued', async (t) => {

@@ -1,0 +1,74 @@
+// SIP over TLS on the SIP ports, end to end in namespaces: real TLS
+// ClientHellos (node's tls.connect) from the peer to TCP listeners in the
+// host, with `sipwall start` inline. TLS is ciphertext to sipwall: on a port
+// in inline.tlsPorts (5061 by default) it must reach the PBX unqueued; on a
+// queued port it is dropped and counted as `tls`; a banned source reaches
+// neither.
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { samples } from '../helpers/engine-fixtures.js';
+import { Lines } from '../helpers/kernel-ns.js';
+import { HOST4, PEER_A4, PEER_B4, SipLab, withCallId } from '../helpers/sip-lab.js';
+
+const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const SECRET = 'secret-7f3a.pbx.example.com';
+const scanner = samples('friendly-scanner').find((s) => s.name.includes('register'))!.data;
+
+// Prints "<port> <src> <first byte, hex>" for the first bytes of each connection.
+const LISTENER = String.raw`
+const net = require('node:net'); let up = 0;
+for (const port of [5061, 5062]) net.createServer((c) => { c.on('error', () => {}); c.once('data', (d) => process.stdout.write(port + ' ' + c.remoteAddress.replace(/^::ffff:/, '') + ' ' + d[0].toString(16) + '\n')); })
+  .listen({ port, host: '::', ipv6Only: false }, () => { if (++up === 2) process.stdout.write('ready\n'); });
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+`;
+
+// Reads "src dst port" lines; opens a TLS connection (a real ClientHello), gives it 1 s, closes it.
+const CLIENT = String.raw`
+const tls = require('node:tls');
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [src, dst, port] = l.split(' ');
+  const s = tls.connect({ host: dst, port: Number(port), localAddress: src, rejectUnauthorized: false, servername: 'pbx.example.com' });
+  s.on('error', () => {}); setTimeout(() => { s.destroy(); process.stdout.write('done ' + l + '\n'); }, 1000); });
+process.stdout.write('ready\n');
+`;
+
+t.test('TLS on the SIP ports: unqueued on inline.tlsPorts, dropped as tls elsewhere, banned sources dropped on both', async (t) => {
+  const lab = await SipLab.start(t, 'tls');
+  const listener = new Lines(lab.pair.host.spawn(['node', '-e', LISTENER]));
+  const clientProc = lab.pair.peer.spawn(['node', '-e', CLIENT]);
+  const client = new Lines(clientProc);
+  t.ok(await listener.wait((l) => l === 'ready', 10_000) && (await client.wait((l) => l === 'ready', 10_000)), 'listener and client up');
+  const sw = await lab.sipwall(`secretHosts: [${SECRET}]\ninline: {queueNum: 312}\nbans: {baseSeconds: 60, factor: 1, maxSeconds: 60}\n`);
+  t.teardown(() => {
+    sw.child.kill('SIGTERM');
+  });
+  let tries = 0;
+  /** Opens a TLS connection; whether its ClientHello reached the listener. */
+  const hello = async (src: string, port: number): Promise<boolean> => {
+    const line = `${src} ${HOST4} ${port}`;
+    const before = listener.lines.filter((l) => l === `${port} ${src} 16`).length;
+    clientProc.stdin?.write(`${line}\n`);
+    const n = ++tries;
+    if (!(await client.wait(() => client.lines.filter((x) => x.startsWith('done ')).length >= n, 5000))) throw new Error(`TLS client stuck on ${line}`);
+    return listener.lines.filter((l) => l === `${port} ${src} 16`).length > before;
+  };
+
+  const save = lab.pair.host.save(4);
+  t.match(save, /-A SIPWALL -p tcp -m tcp --dport 5061 -j RETURN\n-A SIPWALL -p udp/, 'TCP to 5061 returns before the queue rules');
+  t.match(save, /-A SIPWALL-OUT -p tcp -m tcp --sport 5061 -j RETURN/, 'and so does what the PBX sends from it');
+
+  t.ok(await hello(PEER_B4, 5061), 'a TLS ClientHello to 5061 (inline.tlsPorts) reaches the PBX');
+  t.notOk(await hello(PEER_B4, 5062), 'one to 5062, a queued port, does not');
+  t.ok(await hello(PEER_B4, 5061), '(5061 still works afterwards: the path is up)');
+  const st = spawnSync(process.execPath, [BIN, 'status', '--json', '--socket', lab.controlSocket], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(st.status, 0, st.stderr);
+  const byReason = (JSON.parse(st.stdout) as { packets: { byReason: Record<string, { accept: number; drop: number }> } }).packets.byReason;
+  t.ok((byReason['tls']?.drop ?? 0) >= 1, `the ClientHello to 5062 was dropped as tls (${JSON.stringify(byReason)})`);
+  t.equal(byReason['tls']?.accept ?? 0, 0, 'none accepted');
+  t.match(JSON.parse(st.stdout), { tlsPorts: [5061] }, 'status names the TLS ports');
+
+  await lab.send('udp', PEER_A4, HOST4, [withCallId(scanner, `tls-scan-${process.pid}`)]);
+  t.ok(await lab.until(() => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(PEER_A4)), 'a scanner over UDP is banned');
+  t.notOk(await hello(PEER_A4, 5061), 'and then cannot reach the TLS port either');
+});
