@@ -101,6 +101,7 @@ export function controlCommand(cmd: string) {
       out(`packets ${s['packets'].total} (to engine ${s['packets'].toEngine}): accepted ${s['packets'].accepted}, dropped ${s['packets'].dropped}`);
       out(`native hot table: dropped ${s['nativeHotHits'].drop}, accepted ${s['nativeHotHits'].accept}`);
       out(`bans ${s['bansActive']}, trusted ${s['trustedSources']}, tracked sources ${s['trackedSources']}`);
+      if (Number(s['rulesRestored']) > 0) out(`kernel rules removed by another tool and put back ${s['rulesRestored']} time(s): see the rules-missing lines in the log`);
       const k = s['queueHealth'].kernel;
       out(`queue health: enobufs ${s['queueHealth'].enobufs}${k ? `, kernel waiting ${k.waiting}, kernel dropped ${k.queueDropped}, user dropped ${k.userDropped}` : ''}`);
       for (const [reason, c] of Object.entries(s['packets'].byReason as Record<string, { accept: number; drop: number }>)) {

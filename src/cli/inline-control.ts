@@ -30,6 +30,8 @@ export interface InlineParts {
   log: Logger;
   startedAt: number;
   reload: () => Promise<{ ok: boolean; message: string }>;
+  /** Times the rules watchdog put the kernel rules back (rules-watchdog.ts). */
+  rulesRestored: () => number;
 }
 
 function sum(a: Float64Array): number {
@@ -102,6 +104,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           bansActive: p.engine.bans.activeCount(now),
           trustedSources: p.engine.trust.activeCount(now),
           trackedSources: p.engine.rates.size,
+          rulesRestored: p.rulesRestored(),
         };
       }
       case 'bans': {

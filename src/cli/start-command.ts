@@ -17,9 +17,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
+import { sourceKeyText } from '../engine/source-key.js';
 import { SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
+import type { Family } from '../kernel/render-rules.js';
 import { parseCidr } from '../packet/address.js';
 import { NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
 import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
@@ -31,6 +33,7 @@ import { startControlServer, stopControlServer } from './control-server.js';
 import { controlHandler } from './inline-control.js';
 import { collectBeforeInline, gcWarning } from './gc-tuning.js';
 import { Logger } from './logger.js';
+import { RulesWatchdog } from './rules-watchdog.js';
 import { parseFlags } from './parse-flags.js';
 
 export const START_HELP = `Usage: sipwall start [options]
@@ -137,7 +140,14 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   };
   const loop = new VerdictLoop(engine, hot, banSink, log);
   // Listening before the queue and the rules: a metrics port in use stops the start with nothing to undo.
-  const metrics = await startInlineMetrics(loaded.config.metrics, { engine, loop, queue: () => queue, queueNum: kopts.queueNum });
+  let watchdog: RulesWatchdog | null = null;
+  const metrics = await startInlineMetrics(loaded.config.metrics, {
+    engine,
+    loop,
+    queue: () => queue,
+    queueNum: kopts.queueNum,
+    rulesRestored: () => watchdog?.restored ?? 0,
+  });
   collectBeforeInline(); // the engine's tables exist, no packet is queued yet
   if (sig.stop !== null) {
     // Stopped before anything reached the kernel: nothing to remove.
@@ -145,9 +155,11 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     log.lifecycle('stop', { signal: sig.stop, before: 'the queue and the rules' });
     return 0;
   }
+  const noPrefilter = new Set<Family>();
   try {
     queue = NfQueue.open(queueOptions(loaded.config), (b) => loop.onBatch(b));
     const installed = await installRules(kopts);
+    for (const f of installed.prefilterFallback) noPrefilter.add(f.family);
     if (kopts.watchAnswers && !kopts.answerPrefilter) {
       log.warn('answer-prefilter', {
         message: 'answers.unknownUserStatus lists 401 or 407, which the kernel prefilter never queues to a request without credentials: every UDP packet the PBX sends is queued and read: more CPU, nothing missed',
@@ -178,6 +190,24 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, r.secondsLeft * 1000);
   }
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
+  const banSet = bans;
+  watchdog = new RulesWatchdog({
+    opts: kopts,
+    noPrefilter,
+    everyMs: loaded.config.inline.ruleCheckSeconds * 1000,
+    log,
+    // A ban set recreated empty: the engine's bans back into it (networks banned by hand lived only there).
+    refill: (sets) => {
+      const now = Date.now();
+      const v6 = engine.rules.ipv6PrefixLength;
+      let n = 0;
+      for (const [key, r] of engine.bans.entries(now)) {
+        const text = sourceKeyText(key, v6);
+        if (sets.includes(text.includes(':') ? kopts.set6 : kopts.set4) && banSet.add(text, Math.ceil((r.until - now) / 1000))) n++;
+      }
+      return n;
+    },
+  });
 
   let files = loaded.files;
   // Loading and validation run in a worker (load-config-async.ts): the queue
@@ -206,7 +236,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     control = await startControlServer(
       ctl.socket,
       ctl.group,
-      controlHandler({ engine, queue, bans: () => bans, store, counters: loop.counters, kernel: kopts, files: () => files, log, startedAt: Date.now(), reload }),
+      controlHandler({ engine, queue, bans: () => bans, store, counters: loop.counters, kernel: kopts, files: () => files, log, startedAt: Date.now(), reload, rulesRestored: () => watchdog?.restored ?? 0 }),
     );
   } catch (e) {
     // Filtering matters more than the control socket: carry on without it, loudly.
@@ -228,6 +258,8 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   const signal = sig.stop ?? (await new Promise<NodeJS.Signals>((resolve) => (sig.wake = resolve)));
   sig.reload = null;
   if (control !== null) await stopControlServer(control, ctl.socket);
+  // Before the removal: a check racing it would put the rules back.
+  await watchdog.stop();
   log.lifecycle('stopping', { signal });
   let code = 0;
   try {

@@ -18,3 +18,4 @@ export {
 } from './kernel-options.js';
 export { checkPrivilege } from './privilege.js';
 export { renderRules, type RenderedRules } from './render-rules.js';
+export { checkRules } from './rules-check.js';

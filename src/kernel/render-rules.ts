@@ -186,7 +186,9 @@ function jumpLines(hook: string, jump: string, present: readonly string[]): stri
 /** The restore script for one family, given the jumps already in place. */
 export function renderFamily(opts: KernelOptions, family: Family, jumps: PresentJumps = FRESH): string {
   const set = family === 4 ? opts.set4 : opts.set6;
-  const dports = `--dport ${opts.ports.from}:${opts.ports.to}`;
+  // One port as iptables-save prints it back ("5060", not "5060:5060"), so rules-check.ts reads what it wrote.
+  const range = opts.ports.from === opts.ports.to ? `${opts.ports.from}` : `${opts.ports.from}:${opts.ports.to}`;
+  const dports = `--dport ${range}`;
   const lines: string[] = [];
 
   lines.push('*raw', `:${BAN_CHAIN} - [0:0]`);
@@ -215,7 +217,7 @@ export function renderFamily(opts: KernelOptions, family: Family, jumps: Present
   lines.push(...jumpLines('INPUT', queueJump(opts, QUEUE_CHAIN), jumps.queue));
   lines.push(`:${OUT_CHAIN} - [0:0]`);
   if (opts.watchAnswers) {
-    const sports = `--sport ${opts.ports.from}:${opts.ports.to}`;
+    const sports = `--sport ${range}`;
     // Always --queue-bypass, whatever failOpen says: watching is observe
     // only, and with nobody bound the PBX's answers and its own requests
     // (to trunks, to phones) must still leave.

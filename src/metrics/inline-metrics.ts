@@ -19,6 +19,8 @@ export interface InlineMetricsParts {
   /** The queue once it is bound (null before). */
   queue: () => NfQueue | null;
   queueNum: number;
+  /** Times the rules watchdog put the kernel rules back. */
+  rulesRestored: () => number;
 }
 
 /** Starts the endpoint; null when metrics.enabled is false. Throws SIPWALL_ERR_CONFIG when it cannot listen. */
@@ -36,6 +38,7 @@ export async function startInlineMetrics(cfg: MetricsConfig, p: InlineMetricsPar
       return true;
     },
     kernelQueue: () => readKernelQueueStats(p.queueNum),
+    rulesRestored: p.rulesRestored,
   });
   const server = await startMetricsServer(listen, metrics.registry);
   p.loop.batchObserver = metrics.observeBatch;

@@ -38,6 +38,8 @@ export interface MetricsSources {
   readQueueStats(out: Float64Array): boolean;
   /** The kernel's counters of our queue; null when the kernel lists no such queue. */
   kernelQueue(): KernelQueueStats | null;
+  /** Times the kernel rules were found changed by another tool and put back (rules-watchdog.ts); absent: 0. */
+  rulesRestored?: () => number;
   /** Clock for "active" bans and trusts (ms); Date.now by default, like the engine's. */
   now?: () => number;
 }
@@ -229,6 +231,16 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
     collect() {
       this.reset();
       this.inc(src.engine.rates.evictions);
+    },
+  });
+
+  new Counter({
+    name: 'sipwall_rules_restored_total',
+    help: "Times sipwall found its iptables rules or ban sets removed or changed by another tool, and put them back.",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.rulesRestored?.() ?? 0);
     },
   });
 

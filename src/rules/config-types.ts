@@ -95,6 +95,8 @@ export interface InlineConfig {
   ports: string;
   /** TCP ports in `ports` carrying SIP over TLS: not queued (render-rules.ts, "TLS ports"). */
   tlsPorts: number[];
+  /** How often the kernel rules are read back and put back if another tool removed them; 0: never (cli/rules-watchdog.ts). */
+  ruleCheckSeconds: number;
   queueNum: number;
   failOpen: boolean;
   trustSkipQueue: boolean;

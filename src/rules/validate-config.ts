@@ -130,6 +130,7 @@ export const SCHEMA: Spec = {
       fields: {
         ports: { t: 'text', minLen: 1, maxLen: 11, printable: true },
         tlsPorts: { t: 'list', of: { t: 'int', min: 1, max: 65535 }, maxItems: MAX_TLS_PORTS },
+        ruleCheckSeconds: { t: 'int', min: 0, max: 3600 },
         queueNum: { t: 'int', min: 0, max: 65535 },
         failOpen: { t: 'bool' },
         trustSkipQueue: { t: 'bool' },
@@ -145,7 +146,7 @@ export const SCHEMA: Spec = {
         hotMaxEntries: { t: 'int', min: 1024, max: 1_048_576 }, // native/hot-table.h's ceiling (queue-options.ts)
       },
       required: [
-        'ports', 'tlsPorts', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',
+        'ports', 'tlsPorts', 'ruleCheckSeconds', 'queueNum', 'failOpen', 'trustSkipQueue', 'trustMark', 'watchMark', 'banScope', 'ipv6', 'banSetMaxElem',
         'queueMaxLen', 'copyRange', 'socketBufferBytes', 'batchSize', 'hotMaxEntries',
       ],
     },

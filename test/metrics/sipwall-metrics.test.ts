@@ -28,7 +28,7 @@ function fake() {
   };
   const native = new Float64Array(STATS_COUNT);
   const setStat = (name: StatName, v: number): void => void (native[STAT_INDEX[name]] = v);
-  const state = { queueUp: true, queueThrows: false, kernel: null as KernelQueueStats | null, kernelReads: 0 };
+  const state = { queueUp: true, queueThrows: false, kernel: null as KernelQueueStats | null, kernelReads: 0, rulesRestored: 0 };
   const src: MetricsSources = {
     counters,
     engine,
@@ -39,6 +39,7 @@ function fake() {
       return true;
     },
     kernelQueue: () => (state.kernelReads++, state.kernel),
+    rulesRestored: () => state.rulesRestored,
   };
   return { counters, engine, setStat, state, src };
 }
@@ -75,6 +76,7 @@ t.test('each series carries the value of the counter it reads, under its documen
     ['sendErrors', 2], ['verdictErrors', 3], ['parseErrors', 4], ['hotEntries', 12],
   ];
   for (const [k, v] of stats) f.setStat(k, v);
+  f.state.rulesRestored = 3;
   f.state.kernel = { peerPortId: 4242, waiting: 2, copyMode: 2, copyRange: 65535, queueDropped: 11, userDropped: 4, idSequence: 140 };
   const m = createSipwallMetrics(f.src);
   const s = await scrape(m);
@@ -112,6 +114,7 @@ t.test('each series carries the value of the counter it reads, under its documen
   t.equal(v('sipwall_tracked_sources'), 42);
   t.equal(v('sipwall_tracked_source_evictions_total'), 6);
   t.equal(v('sipwall_tcp_flows'), 5);
+  t.equal(v('sipwall_rules_restored_total'), 3);
 
   t.equal(v('sipwall_native_hot_hits_total', { verdict: 'drop' }), 6);
   t.equal(v('sipwall_native_hot_hits_total', { verdict: 'trust' }), 2);
