@@ -20,6 +20,7 @@ import { Engine } from '../engine/engine.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
+import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import type { Family } from '../kernel/render-rules.js';
 import { parseCidr } from '../packet/address.js';
@@ -109,6 +110,12 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   if (gc !== null) log.warn('gc-memory-reducer', { message: gc });
   for (const w of loaded.warnings) log.warn('config-warning', { message: w });
   const kopts = kernelOptions(loaded.config);
+  for (const file of savedRulesetsWithOurs()) {
+    log.warn('saved-ruleset', {
+      file,
+      message: `${file} holds sipwall's rules (saved while sipwall ran): at boot their ban set does not exist yet, iptables-restore stops at them, and the tables after them (your filter rules) are not loaded. Remove the SIPWALL lines from it, or save with sipwall stopped`,
+    });
+  }
   const engine = new Engine(compileRules(loaded.config));
   const store = new BanStore({
     file: loaded.config.stateFile,
