@@ -80,7 +80,7 @@ export class RulesWatchdog {
       }
       log.error('rules-missing', {
         missing,
-        message: 'sipwall\'s kernel rules were removed or changed by another tool: SIP reached the PBX unjudged since; putting them back',
+        message: 'sipwall\'s kernel rules were removed or changed by another tool (SIP may have reached the PBX unjudged since the last check): putting them back',
       });
       const report = await installRules(opts, runner);
       noPrefilter.clear();
