@@ -75,7 +75,7 @@ t.test('install twice: one copy of everything', async (t) => {
     const s = fam === 4 ? twice.v4 : twice.v6;
     t.equal(count(s, '-A INPUT -m connmark ! --mark 0x5157/0x5157 -j SIPWALL'), 1, `v${fam}: one queue jump`);
     t.equal(count(s, '-A PREROUTING -j SIPWALL-BAN'), 1, `v${fam}: one ban jump`);
-    t.equal(tableRules(s, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 2, `v${fam}: udp + tcp`);
+    t.equal(tableRules(s, 'mangle').filter((l) => l.startsWith('-A SIPWALL ')).length, 3, `v${fam}: udp + tcp, and TCP to the TLS port returning`);
     t.equal(tableRules(s, 'raw').filter((l) => l.startsWith('-A SIPWALL-BAN ')).length, 2, `v${fam}: udp + tcp bans`);
     t.equal(count(s, ':SIPWALL - [0:0]'), 1);
   }
