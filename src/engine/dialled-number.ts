@@ -3,8 +3,9 @@
 //
 // The user part may carry visual separators (RFC 3966 §5.1.1: "-", ".",
 // "(", ")") and user parameters after ';' (RFC 3261 §19.1.6,
-// "+1555;phone-context=..."); anything else that is not a digit means it is
-// not a number (an extension named "alice"), which no rule here matches.
+// "+1555;phone-context=..."); one that does not start with a digit (or '+'
+// and a digit) is not a number (an extension named "alice", "*97"), which
+// no rule here matches; other bytes after the digits end the number.
 // The digits go to a module scratch array and prefixes are compared as
 // bytes: no string per INVITE.
 
@@ -24,33 +25,60 @@ const PLUS = 0x2b;
 /** The number: '+' (if any) then digits, in NUM[0, numLen). */
 const NUM = new Uint8Array(MAX_DIGITS + 1);
 let numLen = 0;
+/** The number ended at a byte that is neither a digit, a separator nor ';' ("0046701234567#"). */
+let junkEnded = false;
+
+/**
+ * Rounds of %HH decoding. pjsip decodes the user part once; Asterisk's
+ * chan_sip twice (SIP_PEDANTIC_DECODE, then ast_uri_decode once more before
+ * it sets the extension), so "%2530" is "0" to it. One more round than any
+ * PBX costs nothing and can only find a number where there is one.
+ */
+const DECODE_ROUNDS = 3;
+
+/** Read position and end for next(). */
+let pos = 0;
+let lim = 0;
+
+/** The next byte of buf[pos, lim) after `rounds` rounds of %HH decoding; -1 at the end, -2 for a broken escape. */
+function next(buf: Uint8Array, rounds: number): number {
+  if (pos >= lim) return -1;
+  if (rounds === 0) return buf[pos++]!;
+  const c = next(buf, rounds - 1);
+  if (c !== 0x25 /* % */) return c;
+  const hi = hexValue(next(buf, rounds - 1));
+  const lo = hexValue(next(buf, rounds - 1));
+  return hi < 0 || lo < 0 ? -2 : hi * 16 + lo;
+}
 
 /**
  * Reads buf[s, e) into NUM; false if it is not a telephone number.
  * %HH escapes are read as the byte they stand for (RFC 3261 §19.1.2, RFC
- * 3986 §2.1): the PBX unescapes the user part before it dials it (pjsip's
- * parser does), so "sip:%30%30%34%36...@pbx" is the number 0046... to it.
- * An escaped ';' ends the number like a plain one: to the PBX it is data
- * after the digits, which a dialplan pattern such as _00X. still matches.
+ * 3986 §2.1), over several rounds (DECODE_ROUNDS): the PBX unescapes the
+ * user part before it dials it, so "sip:%30%30%34%36...@pbx" is the number
+ * 0046... to it. A ';', plain or escaped, ends the number: to the PBX it is
+ * data after the digits. So does any other byte after at least one digit
+ * ("0046701234567#", "...x", "...%00"): a dialplan pattern such as _00X.
+ * matches what follows the digits, and chan_sip's decoding ends the string
+ * at a NUL. Such a number sets junkEnded.
  */
 function readNumber(buf: Uint8Array, s: number, e: number): boolean {
   numLen = 0;
-  for (let p = s; p < e; p++) {
-    let c = buf[p]!;
-    if (c === 0x25 /* % */) {
-      const hi = p + 2 < e ? hexValue(buf[p + 1]!) : -1;
-      const lo = hi >= 0 ? hexValue(buf[p + 2]!) : -1;
-      if (lo < 0) return false;
-      c = hi * 16 + lo;
-      p += 2;
-    }
+  junkEnded = false;
+  pos = s;
+  lim = e;
+  let rounds = 0;
+  for (let p = s; p < e; p++) if (buf[p] === 0x25) rounds = DECODE_ROUNDS;
+  for (;;) {
+    const c = next(buf, rounds);
+    if (c === -1 || c === 0x3b /* ; */) break;
     if ((c >= 0x30 && c <= 0x39) || (c === PLUS && numLen === 0)) {
       if (numLen === NUM.length) return false;
       NUM[numLen++] = c;
-    } else if (c === 0x3b /* ; */) {
-      break;
     } else if (c !== 0x2d && c !== 0x2e && c !== 0x28 && c !== 0x29) {
-      return false;
+      if (numLen === 0 || (numLen === 1 && NUM[0] === PLUS)) return false; // "alice", "*97": not a number
+      junkEnded = true;
+      break;
     }
   }
   return numLen > 0 && !(numLen === 1 && NUM[0] === PLUS);
@@ -90,7 +118,8 @@ export function tollFraudRule(buf: Uint8Array, s: number, e: number, t: Compiled
   const intl = prefixAt(at, t.internationalPrefixes);
   if (intl > 0) {
     const cc = at + intl;
-    if (numLen - cc >= MIN_INTERNATIONAL_DIGITS && NUM[cc] !== PLUS) {
+    // Junk after the digits: the dialplan pattern matches whatever follows, so any digit after the prefix counts.
+    if (numLen - cc >= (junkEnded ? 1 : MIN_INTERNATIONAL_DIGITS) && NUM[cc] !== PLUS) {
       if (prefixAt(cc, t.highRiskCountryCodes) > 0) return TOLL_HIGH_RISK;
       const home = prefixAt(cc, t.homeCountryCodes);
       if (home < 0) return t.blockInternational ? TOLL_INTERNATIONAL : '';

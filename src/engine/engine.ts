@@ -20,16 +20,17 @@ import { isStun } from '../packet/is-stun.js';
 import { PROTO_TCP, type PacketView } from '../packet/packet-view.js';
 import { equalsIgnoreCase, indexOfIgnoreCase, startsWithIgnoreCase } from '../sip/bytes.js';
 import {
-  KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
+  H_CONTACT, H_EXPIRES, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
   PARSE_OK,
 } from '../sip/constants.js';
+import { contactRemoves, isZero } from '../sip/header-params.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
 import { BanTable } from './ban-table.js';
 import { Decision } from './decision.js';
 import { tollFraudRule } from './dialled-number.js';
 import { hashBytes, hashU32 } from './hash-bytes.js';
-import { PENDING_CREDENTIALS, PendingTable } from './pending-table.js';
+import { PENDING_CREDENTIALS, PENDING_NO_LOGIN, PendingTable } from './pending-table.js';
 import { SourceSets } from './source-sets.js';
 import { isTlsRecord, looksLikeSip } from './looks-like-sip.js';
 import {
@@ -116,6 +117,21 @@ export class Behaviour {
 
 /** How long a source counts as having authenticated after a 2xx to a request of it with credentials. */
 const AUTH_MEMORY_MS = 86_400_000;
+/**
+ * A REGISTER that removes bindings (RFC 3261 §10.2.2): "Expires: 0",
+ * "Contact: *", or a Contact with ;expires=0. Among the recorded headers
+ * (the first MAX_HEADERS, as many as chan_sip reads).
+ */
+function removesBindings(msg: SipMessage): boolean {
+  const h = msg.headers;
+  for (let i = 0; i < msg.headerCount; i++) {
+    const id = h[i * 3]!;
+    if (id === H_EXPIRES && isZero(msg.buf, h[i * 3 + 1]!, h[i * 3 + 2]!)) return true;
+    if (id === H_CONTACT && contactRemoves(msg.buf, h[i * 3 + 1]!, h[i * 3 + 2]!)) return true;
+  }
+  return false;
+}
+
 /** The one value the `authed` set holds per source. */
 const AUTHED = 1;
 
@@ -288,8 +304,15 @@ export class Engine {
     }
     // The user asked for: a REGISTER names it in To (its Request-URI is the domain, §10.2), other requests in the Request-URI.
     const reg = msg.method === M_REGISTER || msg.ruriUserStart < 0;
-    const us = reg ? msg.toUserStart : msg.ruriUserStart;
-    const ue = reg ? msg.toUserEnd : msg.ruriUserEnd;
+    let us = reg ? msg.toUserStart : msg.ruriUserStart;
+    let ue = reg ? msg.toUserEnd : msg.ruriUserEnd;
+    // A REGISTER whose To has no user ("To: <sip:1001>", "<sip:@1001>"):
+    // Asterisk's chan_sip registers the peer named by the host then
+    // (register_verify: name = domain), so that is the user tried.
+    if (msg.method === M_REGISTER && ue <= us) {
+      us = msg.toHostStart;
+      ue = msg.toHostEnd;
+    }
     if (us >= 0 && ue > us) {
       user = hashBytes(buf, us, ue);
       const du = r.distinctUsers;
@@ -302,7 +325,10 @@ export class Engine {
     if (r.strict) return this.merge(d, VERDICT_DROP, R_STRICT, '');
     if (r.answers.watch && msg.callIdStart >= 0) {
       const credentials = msg.hasCredentials;
-      b.pending.put(Engine.transaction(msg, call), key, now, credentials ? PENDING_CREDENTIALS : 0, msg.method, user, call);
+      // Only a REGISTER that adds bindings logs in when the PBX says 2xx (see answer()).
+      const login = credentials && msg.method === M_REGISTER && !removesBindings(msg);
+      const flags = (credentials ? PENDING_CREDENTIALS : 0) | (login ? 0 : PENDING_NO_LOGIN);
+      b.pending.put(Engine.transaction(msg, call), key, now, flags, msg.method, user, call);
       // Its answers must be read, not only the 403/404 kind the kernel queues for everyone:
       // a 401/407 to credentials is a failed guess, a 2xx a login; an INVITE's failure or a
       // BYE's 2xx ends the call (call limit).
@@ -415,9 +441,14 @@ export class Engine {
       first = a.authWindows;
       last = b.authed.has(key, AUTHED, now) ? a.windows.length - 1 : a.windows.length;
       reason = R_UNKNOWN_USERS;
-    } else if (status >= 200 && status < 300 && credentials) {
+    } else if (status >= 200 && status < 300 && (b.pending.flagsOut & PENDING_NO_LOGIN) === 0) {
+      // A 2xx proves a password only to a REGISTER that adds bindings.
+      // Asterisk's chan_sip answers an OPTIONS 200 without checking
+      // credentials (auth_options_requests is off by default), and a
+      // retransmitted REGISTER with Expires: 0 200 without checking them
+      // either (register_verify, req->ignore): neither is a login.
       b.authed.add(key, AUTHED, now, now + AUTH_MEMORY_MS);
-      if (b.pending.methodOut === M_REGISTER && a.trustAfterAuthMs > 0) {
+      if (a.trustAfterAuthMs > 0) {
         const until = now + a.trustAfterAuthMs;
         this.trust.trust(key, until);
         d.trust = true;

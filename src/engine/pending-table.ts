@@ -19,6 +19,8 @@
 import type { SourceKey } from './source-key.js';
 
 export const PENDING_CREDENTIALS = 1;
+/** A 2xx to it is no login (not a REGISTER adding bindings with credentials). Sticky like the credentials flag: one such copy is enough. */
+export const PENDING_NO_LOGIN = 2;
 
 /** Smallest power of two >= n. */
 function pow2(n: number): number {

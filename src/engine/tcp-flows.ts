@@ -139,6 +139,17 @@ export class TcpFlows {
     const end = v.payloadOff + v.payloadLen;
     const start = v.payloadOff - delta;
     f.nextSeq = (seq + v.payloadLen) >>> 0;
+    // A NUL anywhere on the stream, body included: Asterisk's chan_sip
+    // appends each read as a C string (sip_tcptls_read: "%s"), so what
+    // follows a NUL in that read is lost to it, and the next message we
+    // frame is, to chan_sip, part of this one (or the reverse). SIP is text
+    // (§7); a binary body (SIP-T ISUP) over TCP from an untrusted source is
+    // the price. Bounded search: a view of the new bytes only.
+    if (v.buf.subarray(start, end).indexOf(0) >= 0) {
+      engine.classifyBad(v.buf, start, end, d);
+      this.unframed(f);
+      return;
+    }
     this.remember(f, v.buf, start, end);
     this.consume(engine, f, v.buf, start, end, key, now, d);
     if (d.verdict === VERDICT_DROP) f.dropped = true;

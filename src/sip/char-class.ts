@@ -21,7 +21,13 @@ export const C_SCHEME = 16;
  * labels) and a PBX resolves them anyway.
  */
 export const C_HOST = 32;
-/** A byte allowed in a Request-URI: printable US-ASCII except SP (RFC 3986 §2; non-ASCII must be %-escaped). */
+/**
+ * A byte allowed in a Request-URI: printable US-ASCII except SP and the bytes
+ * RFC 3986 §2 leaves out of every URI (DQUOTE < > \ ^ ` { | }; non-ASCII
+ * must be %-escaped). Not pedantry: Asterisk's chan_sip reads the
+ * Request-URI through get_in_brackets(), so "sip:x<sip:0046...@pbx>" dials
+ * the number inside the brackets where a plain reading finds user "x<sip".
+ */
 export const C_URI = 64;
 /** SP / HTAB / CR / LF: linear whitespace once line folding is taken into account (§7.3.1, §25.1 LWS). */
 export const C_LWS = 128;
@@ -58,7 +64,7 @@ export const SLASH = 0x2f;
     if ('-.!%*_+`\'~'.indexOf(String.fromCharCode(c)) >= 0) k |= C_TOKEN;
     if (c === 0x2b || c === 0x2d || c === 0x2e) k |= C_SCHEME;
     if (c === 0x2d || c === 0x2e || c === 0x5f) k |= C_HOST;
-    if (c > 0x20 && c < 0x7f) k |= C_URI;
+    if (c > 0x20 && c < 0x7f && '"<>\\^`{|}'.indexOf(String.fromCharCode(c)) < 0) k |= C_URI;
     if (c === SP || c === HTAB) k |= C_WSP | C_LWS;
     if (c === CR || c === LF) k |= C_LWS;
     CHAR_CLASS[c] = k;

@@ -17,7 +17,7 @@ export const INVALID_REASONS: readonly string[] = [
   'bad-range', 'bad-start-line', 'bad-request-line', 'bad-request-uri', 'bad-version', 'bad-status-line',
   'bad-line-end', 'bad-header-name', 'missing-colon', 'bad-fold', 'headers-too-long', 'bad-content-length',
   'content-length-too-large', 'conflicting-content-length', 'bad-cseq', 'cseq-method-mismatch', 'bad-from',
-  'bad-to', 'missing-content-length', 'repeated-header',
+  'bad-to', 'missing-content-length', 'repeated-header', 'bad-call-id',
 ];
 
 // ---- message kinds -------------------------------------------------------

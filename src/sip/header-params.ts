@@ -5,7 +5,7 @@
 
 // Imported bindings are live (a TDZ check per use): copied to module consts.
 import * as cc from './char-class.js';
-const { BACKSLASH, C_LWS, C_TOKEN, CHAR_CLASS, COMMA, DQUOTE, EQUAL, LOWER, SEMI } = cc;
+const { BACKSLASH, C_LWS, C_TOKEN, CHAR_CLASS, COMMA, DQUOTE, EQUAL, HTAB, LOWER, SEMI } = cc;
 
 /**
  * Bytes that can end the sent-protocol and sent-by of a via-parm: ';' (its
@@ -183,14 +183,56 @@ export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
 }
 
 /**
- * Whether a ';'-led parameter in buf[s, e) is a tag: named "tag" (any case,
- * LWS allowed around '='), with a value (§20.39: tag-param = "tag" EQUAL
- * token). Quoted parameter values are skipped: `x=";tag=1"` holds no tag.
- * The first tag parameter decides; an empty one is no tag, as Kamailio's
- * has_totag() reads it, so `;tag=` cannot make a new call pass for one in a
- * dialog (the call limit counts only calls outside dialogs).
+ * Whether a ';'-led parameter in buf[s, e) is a tag: exactly ";tag=" (any
+ * case) and a value (§20.39: tag-param = "tag" EQUAL token). Quoted
+ * parameter values are skipped: `x=";tag=1"` holds no tag. The first tag
+ * parameter decides; an empty one is no tag, as Kamailio's has_totag()
+ * reads it, so `;tag=` cannot make a new call pass for one in a dialog (the
+ * call limit counts only calls outside dialogs).
+ *
+ * Stricter than the grammar, which allows LWS around '=' and after ';': a
+ * request only counts as in a dialog if every PBX reads it so, and
+ * Asterisk's chan_sip finds a tag by the bytes ";tag=" (gettag()). So
+ * "; tag=x" and ";tag =x" are no tag, nor is one after a control byte
+ * (a fold, which chan_sip ends the line at, or a NUL, where it stops
+ * reading a datagram). Counting such an INVITE as a new call costs at most
+ * a place in the call limit until the PBX's 481 frees it.
  */
 export function paramsHaveTag(buf: Buffer, s: number, e: number): boolean {
+  const low = LOWER;
+  for (let p = s; p < e; p++) {
+    const c = buf[p]!;
+    if (c === DQUOTE) {
+      p = skipQuoted(buf, p, e);
+      continue;
+    }
+    if (c < 0x20 && c !== HTAB) return false;
+    if (c !== SEMI) continue;
+    const q = p + 1;
+    if (q + 4 < e && low[buf[q]!] === 0x74 && low[buf[q + 1]!] === 0x61 && low[buf[q + 2]!] === 0x67 && buf[q + 3] === EQUAL) {
+      return (CHAR_CLASS[buf[q + 4]!]! & C_TOKEN) !== 0;
+    }
+  }
+  return false;
+}
+
+/** "expires" lowercased. */
+const EXPIRES = new Uint8Array([0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73]);
+
+/** Whether buf[s, e) is one or more digits, all '0'. */
+export function isZero(buf: Buffer, s: number, e: number): boolean {
+  if (s >= e) return false;
+  for (let p = s; p < e; p++) if (buf[p] !== 0x30) return false;
+  return true;
+}
+
+/**
+ * Whether a Contact value buf[s, e) asks to remove bindings (RFC 3261
+ * §10.2.2): "*", or an "expires" parameter of 0 on any of its elements.
+ * Quoted strings are skipped; LWS around '=' is allowed (§25.1).
+ */
+export function contactRemoves(buf: Buffer, s: number, e: number): boolean {
+  if (e - s === 1 && buf[s] === 0x2a /* * */) return true;
   const cls = CHAR_CLASS;
   const low = LOWER;
   for (let p = s; p < e; p++) {
@@ -202,15 +244,18 @@ export function paramsHaveTag(buf: Buffer, s: number, e: number): boolean {
     if (c !== SEMI) continue;
     let q = p + 1;
     while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
-    if (q + 3 <= e && low[buf[q]!] === 0x74 && low[buf[q + 1]!] === 0x61 && low[buf[q + 2]!] === 0x67) {
-      q += 3;
-      while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
-      if (q < e && buf[q] === EQUAL) {
-        q++;
-        while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
-        return q < e && (cls[buf[q]!]! & C_TOKEN) !== 0;
-      }
-    }
+    if (q + 7 > e) return false;
+    let i = 0;
+    while (i < 7 && low[buf[q + i]!] === EXPIRES[i]) i++;
+    if (i < 7) continue;
+    q += 7;
+    while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
+    if (q >= e || buf[q] !== EQUAL) continue;
+    q++;
+    while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
+    let d = q;
+    while (d < e && buf[d]! >= 0x30 && buf[d]! <= 0x39) d++;
+    if (isZero(buf, q, d)) return true;
   }
   return false;
 }

@@ -28,11 +28,14 @@
 //   a Call-ID hide from us and not from the PBX. The check costs a memchr
 //   per header line; a caller reading what the PBX itself sent (whose
 //   requests with a lone CR never reached it) passes `strict` false.
+//   On a stream (`strict`) every line ends in CRLF: chan_sip frames a TCP
+//   message by the first "\r\n\r\n", pjsip by "\n\r\n".
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
 //   (§7.1; RFC 4475 §3.1.2.8/§3.1.2.9 allow rejecting lwsstart and trws).
 //   "SIP/2.0" is matched case-insensitively (§7.1). The Request-URI must
-//   start with a scheme and hold printable ASCII only (RFC 3986 §2/§3.1:
-//   ltgtruri and lwsruri are rejected). The reason phrase may be empty and
+//   start with a scheme and hold printable ASCII only, without the bytes
+//   RFC 3986 §2 leaves out of URIs (DQUOTE < > \ ^ ` { | }: ltgtruri and
+//   lwsruri are rejected, and chan_sip dials what it finds inside <...>). The reason phrase may be empty and
 //   the SP before it may be missing (RFC 4475 §3.1.1.13 noreason).
 // - Keep-alives (RFC 5626 §3.5.1): "\r\n\r\n" at `start` is a ping
 //   (end = start+4), a "\r\n" not followed by "\r\n" is a pong (end = start+2).
@@ -63,8 +66,15 @@
 //   A body shorter than Content-Length is INCOMPLETE for both; on UDP that
 //   is the clerr case (§3.1.2.2) and the engine, which knows the
 //   transport, rejects it.
+// - Call-ID: visible ASCII only when `strict` ('bad-call-id'): a PBX
+//   answers with the Call-ID as it parsed it, and chan_sip collapses blanks
+//   and folds and stops at a NUL, so its answers would match no request.
 // - CSeq: 1*DIGIT LWS Method with the number below 2**31 (§8.1.1.5), else
-//   'bad-cseq' (RFC 4475 §3.1.2.4 scalar02). A request whose CSeq method
+//   'bad-cseq' (RFC 4475 §3.1.2.4 scalar02); when `strict`, no fold in it
+//   (RFC 4475 wsinv has one: chan_sip without pedantic checking answers
+//   "CSeq: 9"). On a stream (`strict`), "Content-Length :" with blanks
+//   before the colon is 'bad-content-length': chan_sip's TCP reader does
+//   not find it, and frames otherwise. A request whose CSeq method
 //   differs from its start-line method is 'cseq-method-mismatch' (§8.1.1.5;
 //   RFC 4475 §3.1.2.16/17 mismatch01/02). A missing CSeq, From, To or Call-ID
 //   is not the parser's business (RFC 4475 §3.3.1 insuf: application layer).
@@ -125,6 +135,7 @@ const R_BAD_FROM = 'bad-from';
 const R_BAD_TO = 'bad-to';
 const R_MISSING_CONTENT_LENGTH = 'missing-content-length';
 const R_REPEATED_HEADER = 'repeated-header';
+const R_BAD_CALL_ID = 'bad-call-id';
 
 /** RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31. */
 const MAX_CSEQ = 0x7fffffff;
@@ -283,7 +294,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     const rs = p;
     p = buf.indexOf(LF, p);
-    if (strict && !crlfOnly(buf, rs, p)) return invalid(msg, R_BAD_LINE_END);
+    if (strict && (!crlfOnly(buf, rs, p) || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -338,6 +349,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       if (buf[p + 1] !== LF) return invalid(msg, R_BAD_LINE_END);
       p += 2;
     } else if (c === LF) {
+      if (stream && strict) return invalid(msg, R_BAD_LINE_END); // see the header lines below
       p++;
     } else {
       return invalid(msg, (cls[c]! & C_DIGIT) !== 0 ? R_BAD_VERSION : R_BAD_REQUEST_LINE);
@@ -398,6 +410,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       const eol = c === LF || (c === CR && p + 1 < lim && buf[p + 1] === LF);
       return invalid(msg, eol ? R_MISSING_COLON : R_BAD_HEADER_NAME);
     }
+    const colon = p;
     p++;
     // The value runs to the LF that is not followed by SP/HTAB (a fold,
     // §7.3.1); memchr bounded by lastLf, see above.
@@ -411,10 +424,17 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       // A fold (rare): Kamailio's TCP reader frames a message by any line
       // that names Content-Length after leading blanks, folds included.
       if (namesContentLength(buf, p + 1, lim)) return invalid(msg, R_CONFLICTING_CONTENT_LENGTH);
+      if (stream && strict && buf[p - 1] !== CR) return invalid(msg, R_BAD_LINE_END);
       p += 2;
     }
     // buf[p] is the LF ending the field; trim LWS (folds included) off both ends.
-    if (strict && !crlfOnly(buf, raw, p)) return invalid(msg, R_BAD_LINE_END);
+    // On a stream every line ends in CRLF (§7.5): chan_sip frames by the
+    // first "\r\n\r\n" (check_message_integrity), pjsip by "\n\r\n", so a
+    // line ended by a bare LF before a CRLF blank line ("0\n\r\n") ends the
+    // header section for pjsip and for us but not for chan_sip, which reads
+    // the next message's headers as this one's and runs what we took for a
+    // body as a request.
+    if (strict && (!crlfOnly(buf, raw, p) || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
@@ -475,12 +495,13 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       // and an answer must name the request it answers (Engine.transaction).
       case H_CALL_ID:
         if (msg.callIdStart >= 0) return invalid(msg, R_REPEATED_HEADER);
+        if (strict && !visibleOnly(buf, vs, ve)) return invalid(msg, R_BAD_CALL_ID);
         msg.callIdStart = vs;
         msg.callIdEnd = ve;
         break;
       case H_CSEQ:
         if (msg.cseq >= 0) return invalid(msg, R_REPEATED_HEADER);
-        if (!parseCSeq(buf, vs, ve)) return invalid(msg, R_BAD_CSEQ);
+        if (!parseCSeq(buf, vs, ve, strict)) return invalid(msg, R_BAD_CSEQ);
         msg.cseq = CSEQ[0]!;
         cseqMethodStart = CSEQ[1]!;
         cseqMethodEnd = CSEQ[2]!;
@@ -490,6 +511,11 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
         // Digits on a continuation line ("Content-Length:\r\n 5"): Kamailio's
         // TCP reader finds no length there (tcp_read.c), we would find 5.
         for (let q = raw; q < vs; q++) if (buf[q] === LF) return invalid(msg, R_BAD_CONTENT_LENGTH);
+        // "Content-Length :" on a stream: chan_sip's TCP reader looks for
+        // "\nContent-Length:" or "\nl:" (read_raw_content_length), finds
+        // none, and takes the bytes it has for the whole message; the body
+        // we skip would be its next request.
+        if (stream && strict && colon !== ne) return invalid(msg, R_BAD_CONTENT_LENGTH);
         const n = parseContentLength(buf, vs, ve);
         if (n === -1) return invalid(msg, R_BAD_CONTENT_LENGTH);
         if (n === -2) return invalid(msg, R_CONTENT_LENGTH_TOO_LARGE);
@@ -570,6 +596,22 @@ function crlfOnly(buf: Buffer, s: number, lf: number): boolean {
   return true;
 }
 
+/**
+ * Whether buf[s, e) is visible US-ASCII only (%x21-7E): a Call-ID is
+ * word ["@" word] (§25.1), no LWS, no control. A PBX answers with the
+ * Call-ID as it parsed it, which is not always as sent: chan_sip's
+ * pedantic lws2sws() turns "a  b" and a folded "a\r\n b" into "a b", its
+ * datagram copy ends at a NUL. Its 401s and 404s would then match no
+ * request of ours and go uncounted.
+ */
+function visibleOnly(buf: Buffer, s: number, e: number): boolean {
+  for (let q = s; q < e; q++) {
+    const c = buf[q]!;
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 /** "content" and "length" lowercased, matched through LOWER. */
 const CONTENT = new Uint8Array([0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74]);
 const LENGTH = new Uint8Array([0x6c, 0x65, 0x6e, 0x67, 0x74, 0x68]);
@@ -645,8 +687,12 @@ function parseContentLength(buf: Buffer, s: number, e: number): number {
   return n;
 }
 
-/** CSeq = 1*DIGIT LWS Method (§20.16). Fills CSEQ; false if malformed or >= 2**31. */
-function parseCSeq(buf: Buffer, s: number, e: number): boolean {
+/**
+ * CSeq = 1*DIGIT LWS Method (§20.16). Fills CSEQ; false if malformed or >=
+ * 2**31. `strict`: no fold between them; chan_sip without pedantic checking
+ * ends the line at the fold and answers "CSeq: 1", which matches no request.
+ */
+function parseCSeq(buf: Buffer, s: number, e: number, strict: boolean): boolean {
   const cls = CHAR_CLASS;
   let p = s;
   let n = 0;
@@ -657,7 +703,10 @@ function parseCSeq(buf: Buffer, s: number, e: number): boolean {
   }
   if (p === s) return false;
   const d = p;
-  while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
+  while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) {
+    if (strict && (buf[p] === CR || buf[p] === LF)) return false;
+    p++;
+  }
   if (p === d) return false;
   const ms = p;
   p = methodToken(buf, p, e);

@@ -18,7 +18,7 @@ t.test('what is a number', async (t) => {
   t.equal(rule('alice'), '', 'a name is not a number');
   t.equal(rule('00alice44'), '', 'letters anywhere: not a number');
   t.equal(rule('+'), '', 'a lone plus');
-  t.equal(rule('+44 20'), '', 'a space is not a separator RFC 3966 allows');
+  t.equal(rule('+44 20'), 'toll-international', 'a space is no separator RFC 3966 allows: it ends the number, +44, which a dialplan pattern still matches');
   t.equal(rule('(0044) 207.946-0000'.replace(' ', '')), 'toll-international', 'visual separators are dropped');
   t.equal(rule('+442079460000;phone-context=example.com'), 'toll-international', 'user parameters after ; are ignored');
   t.equal(rule('0'.repeat(40)), '', 'too long to be a number');
@@ -35,9 +35,25 @@ t.test('escaped digits are the digits the PBX dials', async (t) => {
   t.equal(rule('%2B%2B46701234567'), '', 'an escaped second plus is still a second plus');
   t.equal(rule('0046701234567%3Bx'), 'toll-international', 'an escaped ; ends the number like a plain one');
   t.equal(rule('%41%42'), '', 'escaped letters are letters');
-  t.equal(rule('0046%3'), '', 'a cut escape: not a number');
-  t.equal(rule('0046%G1'), '', 'a bad escape: not a number');
-  t.equal(rule('0046701234567%'), '', 'a lone %');
+  // A broken escape ends the number like any other byte after the digits (chan_sip's decoding keeps it as it is, and _00X. matches on).
+  t.equal(rule('0046%3'), 'toll-international', 'a cut escape ends the number');
+  t.equal(rule('0046%G1'), 'toll-international', 'a bad escape too');
+  t.equal(rule('0046701234567%'), 'toll-international', 'a lone %');
+  t.equal(rule('%G1'), '', 'nothing before it: not a number');
+});
+
+t.test('what Asterisk\'s chan_sip dials past a single decoding and plain digits (review against chan_sip)', async (t) => {
+  // get_destination(): SIP_PEDANTIC_DECODE, then ast_uri_decode() once more before the extension is set.
+  t.equal(rule('%2530%2530%2534%2536701234567'), 'toll-international', 'escaped twice: 0046701234567 to chan_sip');
+  t.equal(rule('%252530%2530%2534%2536701234567'), 'toll-international', 'three times: read too (one round more than any PBX)');
+  t.equal(rule('%2541lice'), '', 'an escaped escaped letter is a letter');
+  // Bytes after the digits: _00X. matches them, and a NUL ends chan_sip's decoded string.
+  t.equal(rule('0046701234567%00'), 'toll-international', 'an escaped NUL after the digits');
+  t.equal(rule('0046701234567x'), 'toll-international', 'a letter after the digits');
+  t.equal(rule('0046701234567%23'), 'toll-international', 'a # after the digits');
+  t.equal(rule('004#'), 'toll-international', 'even a short number, once bytes follow it (_00X. matches 004#)');
+  t.equal(rule('004'), '', 'but not a short number alone (a short code, not a foreign number)');
+  t.equal(rule('x0046701234567'), '', 'a byte before the digits: no number, and no _00X. match either');
 });
 
 t.test('which rule', async (t) => {
