@@ -20,12 +20,13 @@ import { isStun } from '../packet/is-stun.js';
 import { PROTO_TCP, type PacketView } from '../packet/packet-view.js';
 import { equalsIgnoreCase, indexOfIgnoreCase, startsWithIgnoreCase } from '../sip/bytes.js';
 import {
-  H_CONTACT, H_EXPIRES, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REGISTER, PARSE_INCOMPLETE,
+  H_CONTACT, H_EXPIRES, H_REFER_TO, KIND_KEEPALIVE, KIND_REQUEST, KIND_RESPONSE, M_BYE, M_CANCEL, M_INVITE, M_REFER, M_REGISTER, PARSE_INCOMPLETE,
   PARSE_OK,
 } from '../sip/constants.js';
 import { contactRemoves, isZero } from '../sip/header-params.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
+import { A_USER_END, A_USER_START, ADDR, parseAddress } from '../sip/sip-uri.js';
 import { BanTable } from './ban-table.js';
 import { Decision } from './decision.js';
 import { tollFraudRule } from './dialled-number.js';
@@ -130,6 +131,18 @@ function removesBindings(msg: SipMessage): boolean {
     if (id === H_CONTACT && contactRemoves(msg.buf, h[i * 3 + 1]!, h[i * 3 + 2]!)) return true;
   }
   return false;
+}
+
+/** The toll-fraud rule the first Refer-To's URI user falls under ('' if none or no Refer-To). */
+function referTollRule(msg: SipMessage, toll: CompiledRules['toll']): string {
+  const h = msg.headers;
+  for (let i = 0; i < msg.headerCount; i++) {
+    if (h[i * 3] !== H_REFER_TO) continue;
+    if (!parseAddress(msg.buf, h[i * 3 + 1]!, h[i * 3 + 2]!)) return '';
+    const us = ADDR[A_USER_START]!;
+    return us >= 0 ? tollFraudRule(msg.buf, us, ADDR[A_USER_END]!, toll) : '';
+  }
+  return '';
 }
 
 /** The one value the `authed` set holds per source. */
@@ -289,6 +302,13 @@ export class Engine {
       // (§9.2); one that matches no dialog gets a 481 and the call goes on.
       // answer() frees the place then; without watched answers, the request has to.
       if (callLimit && msg.callIdStart >= 0 && !r.answers.watch) b.calls.remove(key, call, now);
+    } else if (msg.method === M_REFER && r.toll.enabled) {
+      // A blind transfer (RFC 3515) asks the PBX to place the call itself:
+      // chan_sip, with transfers allowed (its default), dials the Refer-To
+      // user from its dialplan. One call into an IVR that takes guests is
+      // then a way to the same numbers as an INVITE.
+      const rule = referTollRule(msg, r.toll);
+      if (rule !== '') return this.dropAndBan(d, key, now, R_TOLL_FRAUD, rule);
     } else if (msg.method === M_INVITE && r.toll.enabled) {
       // Every INVITE, in a dialog or not: a To tag must not buy a way past the number checks.
       if (msg.ruriUserStart >= 0) {

@@ -168,3 +168,13 @@ t.test('only a 2xx to a REGISTER that adds bindings is a login', async (t) => {
   t.not(why(k.answer(SRC, answer('200 OK', 'r1', 'REGISTER'), 5)), 'auth-trust');
   t.equal(why(k.udp(SRC, udp(tollInvite), 10)), 'toll-international', 'the toll rules still apply');
 });
+
+t.test('a REFER to a foreign number is toll fraud like an INVITE to it (chan_sip transfers by default)', async (t) => {
+  const refer = (referTo: string): string =>
+    req('REFER', 'sip:ivr@203.0.113.10', { to: '<sip:ivr@203.0.113.10>;tag=as1', extra: referTo }).replace('/TCP', '/UDP');
+  t.equal(why(judge().udp(SRC, refer('Refer-To: <sip:0046701234567@203.0.113.10>'), 0)), 'toll-international');
+  t.equal(why(judge().udp(SRC, refer('r: sip:%30046701234567@203.0.113.10'), 0)), 'toll-international', 'compact form, addr-spec, escaped');
+  t.equal(why(judge().udp(SRC, refer('Refer-To: "x" <sip:0046701234567@203.0.113.10?Replaces=abc>'), 0)), 'toll-international', 'an attended transfer too');
+  t.equal(why(judge().udp(SRC, refer('Refer-To: <sip:101@203.0.113.10>'), 0)), 'ok', 'to an extension: fine');
+  t.equal(why(judge({ tollFraud: { ...configWith().tollFraud, enabled: false } }).udp(SRC, refer('Refer-To: <sip:0046701234567@203.0.113.10>'), 0)), 'ok', 'tollFraud off: not judged');
+});
