@@ -17,9 +17,16 @@ int peek_ip_version(const uint8_t *p, uint32_t caplen)
 
 /* Payload length of the TCP segment at p[off], or -1 if its header is not all
  * captured or is malformed. iplen is where the IP datagram ends. */
+/* Payload length of the TCP segment at off; -1 if it cannot be read, or if
+ * it carries SYN, FIN or RST: JavaScript follows connections by those
+ * (src/engine/tcp-flows.ts starts a flow afresh on a SYN and forgets it on a
+ * FIN or RST), so a connection dropped once is not held against the next
+ * one on the same ports. */
 static int64_t tcp_payload_len(const uint8_t *p, uint32_t caplen, uint32_t off, uint32_t iplen)
 {
 	if (caplen < off + 20 || iplen < off + 20)
+		return -1;
+	if ((p[off + 13] & 0x07) != 0) /* FIN 0x01, SYN 0x02, RST 0x04 (RFC 9293 §3.1) */
 		return -1;
 	uint32_t doff = (uint32_t)(p[off + 12] >> 4) * 4;
 	if (doff < 20 || iplen < off + doff)

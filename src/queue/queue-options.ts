@@ -31,7 +31,7 @@ export interface QueueOptions {
    * accept. Must not share bits with trustMark.
    */
   watchMark: number;
-  /** Accept payload-less TCP segments (SYN, pure ACK, FIN, RST) in C: they cannot carry SIP. */
+  /** Accept payload-less TCP segments in C (pure ACKs, window updates: they cannot carry SIP); SYN, FIN and RST still go to the engine, which follows connections by them. */
   tcpEmptyAccept: boolean;
   /** Capacity of the hot-IP table; hotSet() returns false beyond it. */
   hotMaxEntries: number;

@@ -24,12 +24,18 @@ for (const port of [5061, 5062]) net.createServer((c) => { c.on('error', () => {
 process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
 `;
 
-// Reads "src dst port" lines; opens a TLS connection (a real ClientHello), gives it 1 s, closes it.
+// Reads "src dst port [localPort] [sip]" lines; opens a TLS connection (a
+// real ClientHello), or with "sip" a plain one that sends an OPTIONS; gives
+// it 1 s, then resets it (destroy with unacknowledged data: an RST, so the
+// same local port is free again at once).
 const CLIENT = String.raw`
-const tls = require('node:tls');
-require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [src, dst, port] = l.split(' ');
-  const s = tls.connect({ host: dst, port: Number(port), localAddress: src, rejectUnauthorized: false, servername: 'pbx.example.com' });
-  s.on('error', () => {}); setTimeout(() => { s.destroy(); process.stdout.write('done ' + l + '\n'); }, 1000); });
+const tls = require('node:tls'); const net = require('node:net');
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [src, dst, port, lport, kind] = l.split(' ');
+  const o = { host: dst, port: Number(port), localAddress: src, ...(lport && lport !== '0' ? { localPort: Number(lport) } : {}) };
+  const raw = net.connect(o); raw.on('error', () => {});
+  if (kind === 'sip') raw.on('connect', () => raw.write(['OPTIONS sip:100@' + dst + ' SIP/2.0', 'Via: SIP/2.0/TCP ' + src + ';branch=z9hG4bK-r1', 'From: <sip:200@pbx>;tag=1', 'To: <sip:100@pbx>', 'Call-ID: r1@x', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join(String.fromCharCode(13, 10))));
+  else tls.connect({ socket: raw, rejectUnauthorized: false, servername: 'pbx.example.com' }).on('error', () => {});
+  setTimeout(() => { if (!raw.destroyed) raw.resetAndDestroy(); process.stdout.write('done ' + l + '\n'); }, 1000); });
 process.stdout.write('ready\n');
 `;
 
@@ -45,13 +51,14 @@ t.test('TLS on the SIP ports: unqueued on inline.tlsPorts, dropped as tls elsewh
   });
   let tries = 0;
   /** Opens a TLS connection; whether its ClientHello reached the listener. */
-  const hello = async (src: string, port: number): Promise<boolean> => {
-    const line = `${src} ${HOST4} ${port}`;
-    const before = listener.lines.filter((l) => l === `${port} ${src} 16`).length;
+  const hello = async (src: string, port: number, localPort = 0, kind = 'tls'): Promise<boolean> => {
+    const line = `${src} ${HOST4} ${port} ${localPort} ${kind}`;
+    const first = kind === 'tls' ? '16' : '4f'; // a TLS handshake record, or the O of OPTIONS
+    const before = listener.lines.filter((l) => l === `${port} ${src} ${first}`).length;
     clientProc.stdin?.write(`${line}\n`);
     const n = ++tries;
     if (!(await client.wait(() => client.lines.filter((x) => x.startsWith('done ')).length >= n, 5000))) throw new Error(`TLS client stuck on ${line}`);
-    return listener.lines.filter((l) => l === `${port} ${src} 16`).length > before;
+    return listener.lines.filter((l) => l === `${port} ${src} ${first}`).length > before;
   };
 
   const save = lab.pair.host.save(4);
@@ -67,6 +74,12 @@ t.test('TLS on the SIP ports: unqueued on inline.tlsPorts, dropped as tls elsewh
   t.ok((byReason['tls']?.drop ?? 0) >= 1, `the ClientHello to 5062 was dropped as tls (${JSON.stringify(byReason)})`);
   t.equal(byReason['tls']?.accept ?? 0, 0, 'none accepted');
   t.match(JSON.parse(st.stdout), { tlsPorts: [5061] }, 'status names the TLS ports');
+
+  // A connection dropped for what it carried is not held against the next
+  // one from the same address and port: the engine forgets a flow on its
+  // RST and starts afresh on a SYN, which the native tier must show it.
+  t.notOk(await hello(PEER_B4, 5062, 40123), 'TLS to 5062 from port 40123: dropped');
+  t.ok(await hello(PEER_B4, 5062, 40123, 'sip'), 'then SIP on a new connection from the same port 40123 gets through');
 
   await lab.send('udp', PEER_A4, HOST4, [withCallId(scanner, `tls-scan-${process.pid}`)]);
   t.ok(await lab.until(() => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes(PEER_A4)), 'a scanner over UDP is banned');

@@ -46,8 +46,9 @@ async function tcpRound(t: Test, env: QueueEnv, family: 4 | 6): Promise<void> {
   t.ok(tcp.includes(`tcp${family}-hello`), `tcp${family}: listener got the accepted data`);
   t.notOk(tcp.some((d) => d.includes(`tcp${family}-DROPME`)), `tcp${family}: listener never got DROPME`);
   const after = (await env.server.call('stats')).stats;
-  // SYN, ACK, FIN... of both connections: none of them went to JavaScript.
-  t.ok(after.tcpEmptyAccept - before.tcpEmptyAccept >= 4, `tcp${family}: payload-less segments accepted in C`);
+  // The pure ACKs of both connections stayed in C (their SYNs, FINs and RSTs
+  // go to JavaScript, which follows connections by them: test/cli/tls-ports.test.ts).
+  t.ok(after.tcpEmptyAccept - before.tcpEmptyAccept >= 2, `tcp${family}: pure ACKs accepted in C`);
   t.ok(after.dropped - before.dropped >= 1, `tcp${family}: the data segment was dropped`);
 }
 
