@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import type { BanSet, KernelOptions } from '../kernel/index.js';
 import { CidrSet, parseCidr, type ParsedCidr } from '../packet/address.js';
 import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
-import type { NfQueue } from '../queue/nfqueue.js';
+import { hotTtl, HOT_TTL_MAX_MS, type NfQueue } from '../queue/nfqueue.js';
 import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
 import type { LoopCounters } from '../queue/verdict-loop.js';
 import { DEFAULT_BANS_LISTED, type ControlReply, type ControlRequest } from './control-protocol.js';
@@ -133,7 +133,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         const set = p.bans();
         if (key !== null) {
           p.engine.bans.ban(key, now, R_MANUAL, req.reason, req.seconds);
-          if (c.family === 4 || c.prefix <= 64) p.queue.hotSet(c.bytes, c.family, VERDICT_DROP, req.seconds * 1000);
+          if (c.family === 4 || c.prefix <= 64) p.queue.hotSet(c.bytes, c.family, VERDICT_DROP, hotTtl(req.seconds * 1000));
           p.store.changed();
         }
         // add() returns false when the ban set refuses (IPv6 off, queue full: the reason is logged).
@@ -170,7 +170,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         forgetHot(c);
         p.engine.extraTrusted.add(c);
         // The hot table holds IPv4 addresses and IPv6 /64s: use it only when that is exactly what is trusted.
-        if ((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, 0xffffffff);
+        if ((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, HOT_TTL_MAX_MS);
         p.log.info('trust', { source: req.target, by: 'admin', until: 'restart' });
         return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)' };
       }

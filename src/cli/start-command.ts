@@ -24,7 +24,7 @@ import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import type { Family } from '../kernel/render-rules.js';
 import { parseCidr } from '../packet/address.js';
-import { NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
+import { hotTtl, NfQueue, VERDICT_DROP } from '../queue/nfqueue.js';
 import { VerdictLoop, type HotTable } from '../queue/verdict-loop.js';
 import { compileRules } from '../rules/compile-rules.js';
 import { loadConfig, type LoadOptions } from '../rules/load-config.js';
@@ -194,7 +194,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   for (const r of restored.restored) {
     bans.add(r.source, r.secondsLeft);
     const c = parseCidr(r.source);
-    if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, r.secondsLeft * 1000);
+    if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, hotTtl(r.secondsLeft * 1000));
   }
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
   const banSet = bans;

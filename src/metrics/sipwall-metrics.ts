@@ -189,7 +189,7 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
 
   new Counter({
     name: 'sipwall_engine_errors_total',
-    help: 'Batches in which the verdict engine hit an unexpected error (the rest of the batch was accepted).',
+    help: 'Batches in which the verdict engine hit an unexpected error on some packet (those packets were accepted; the rest of the batch was judged).',
     registers,
     collect() {
       this.reset();

@@ -39,6 +39,27 @@ import { STATS_COUNT, statsFromArray, type QueueStats } from './queue-stats.js';
 /** Longest hot-table entry lifetime: the native side keeps it as u32 milliseconds (~49 days). */
 export const HOT_TTL_MAX_MS = 0xffffffff;
 
+/** What NfQueue.hotSet() checks before calling into C; throws QueueError. */
+export function checkHotSet(addr: Uint8Array, family: 4 | 6, verdict: number, ttlMs: number): void {
+  checkAddress(addr, family);
+  if (verdict !== 0 && verdict !== 1 && verdict !== VERDICT_TRUST) {
+    throw new QueueError(`hot table: verdict must be 0, 1 or 2, got ${String(verdict)}`);
+  }
+  if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > HOT_TTL_MAX_MS) {
+    throw new QueueError(`hot table: ttlMs must be an integer in 1..${HOT_TTL_MAX_MS}, got ${String(ttlMs)}`);
+  }
+}
+
+/**
+ * A hot-table TTL for a decision lasting `ms`: at most HOT_TTL_MAX_MS (49.7
+ * days). A longer ban (bans.maxSeconds allows a year) is cut short only in
+ * the hot table, a cache in front of the engine and the kernel ban set,
+ * which both hold the whole ban; hotSet() refuses the uncut value.
+ */
+export function hotTtl(ms: number): number {
+  return Math.min(HOT_TTL_MAX_MS, Math.max(1, Math.ceil(ms)));
+}
+
 function nativeCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = (err as { code: unknown }).code;
@@ -185,13 +206,7 @@ export class NfQueue {
    */
   hotSet(addr: Uint8Array, family: 4 | 6, verdict: Exclude<Verdict, typeof VERDICT_WATCH>, ttlMs: number): boolean {
     this.#checkOpen();
-    checkAddress(addr, family);
-    if (verdict !== 0 && verdict !== 1 && verdict !== VERDICT_TRUST) {
-      throw new QueueError(`hot table: verdict must be 0, 1 or 2, got ${String(verdict)}`);
-    }
-    if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > HOT_TTL_MAX_MS) {
-      throw new QueueError(`hot table: ttlMs must be an integer in 1..${HOT_TTL_MAX_MS}, got ${String(ttlMs)}`);
-    }
+    checkHotSet(addr, family, verdict, ttlMs);
     return this.#native(() => this.#addon.hotSet(this.#handle, addr, family, verdict, ttlMs));
   }
 

@@ -14,6 +14,7 @@ import { REASON_NAMES, R_UNDECODABLE } from '../engine/reasons.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../engine/verdicts.js';
 import { decodeIp } from '../packet/decode-ip.js';
+import { hotTtl } from './nfqueue.js';
 import { DECODE_OK, PacketView } from '../packet/packet-view.js';
 import { KIND_REQUEST } from '../sip/constants.js';
 import {
@@ -78,9 +79,14 @@ export class VerdictLoop {
     const view = this.view;
     const d = this.d;
     const desc = b.desc;
-    let i = 0;
-    try {
-      for (; i < b.count; i++) {
+    // One packet's failure (a bug, a side effect refused) leaves that packet
+    // without a verdict (the native tier accepts it) and the rest of the
+    // batch judged: a try per packet, one log line per batch.
+    let failed = 0;
+    let firstError: unknown = null;
+    let firstAt = -1;
+    for (let i = 0; i < b.count; i++) {
+      try {
         const o = i * DESC_STRIDE;
         const off = desc[o + DESC_OFFSET]!;
         const len = desc[o + DESC_CAPLEN]!;
@@ -100,10 +106,16 @@ export class VerdictLoop {
         c.count(d);
         if (d.ban) this.applyBan();
         if (d.trust) this.applyTrust(now);
+      } catch (err) {
+        if (failed++ === 0) {
+          firstError = err;
+          firstAt = i;
+        }
       }
-    } catch (err) {
+    }
+    if (failed > 0) {
       c.errors++;
-      this.log.error('verdict-error', { message: (err as Error).message, packet: i, batch: b.count });
+      this.log.error('verdict-error', { message: (firstError as Error)?.message ?? String(firstError), packet: firstAt, failed, batch: b.count });
     }
     if (obs !== null) obs(b.count, (performance.now() - t0) / 1000);
   }
@@ -123,7 +135,7 @@ export class VerdictLoop {
     this.bans.add(cidr, d.banSeconds);
     // The hot table keys IPv6 by /64: only use it when that is no wider than what was banned.
     if (this.view.family === 4 || v6Prefix <= 64) {
-      if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_DROP, d.banSeconds * 1000)) this.counters.hotFull++;
+      if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_DROP, hotTtl(d.banSeconds * 1000))) this.counters.hotFull++;
     }
     this.log.warn('ban', { source: cidr, seconds: d.banSeconds, reason: REASON_NAMES[d.reason], rule: d.ruleId, offences: this.engine.bans.peek(d.source)?.offences ?? 1 });
   }
@@ -133,7 +145,7 @@ export class VerdictLoop {
     const v6Prefix = this.engine.rules.ipv6PrefixLength;
     const ttl = Math.max(1, Math.round(d.trustUntil - now));
     if (this.view.family === 4 || v6Prefix <= 64) {
-      if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_ACCEPT_TRUST, ttl)) this.counters.hotFull++;
+      if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_ACCEPT_TRUST, hotTtl(ttl))) this.counters.hotFull++;
     }
     this.log.info('trust', { source: sourceKeyText(d.source, v6Prefix), seconds: Math.round(ttl / 1000) });
   }

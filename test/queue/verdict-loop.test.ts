@@ -1,0 +1,66 @@
+// The verdict loop over batches shaped as the native addon hands them: a ban
+// longer than the hot table's TTL ceiling, and a side effect that fails, must
+// not leave the rest of the batch without a verdict (which the native tier
+// would accept unjudged, whatever failOpen says).
+
+import t from 'tap';
+import { Logger } from '../../src/cli/logger.js';
+import { VERDICT_DROP } from '../../src/engine/verdicts.js';
+import { checkHotSet, HOT_TTL_MAX_MS } from '../../src/queue/nfqueue.js';
+import { DESC_CAPLEN, DESC_ID, DESC_OFFSET, DESC_ORIGLEN, DESC_STRIDE, VERDICT_UNSET, type QueueBatch } from '../../src/queue/queue-batch.js';
+import { VerdictLoop, type HotTable } from '../../src/queue/verdict-loop.js';
+import { sipUdp } from '../metrics/batch-feed.js';
+import { configWith, engineFor, samples } from '../helpers/engine-fixtures.js';
+
+const scanner = samples('friendly-scanner').find((s) => s.name.includes('register'))!.data;
+const DAY = 86_400;
+
+function run(loop: VerdictLoop, packets: Buffer[]): number[] {
+  const data = Buffer.concat(packets);
+  const desc = new Int32Array(packets.length * DESC_STRIDE);
+  let off = 0;
+  packets.forEach((p, i) => {
+    desc[i * DESC_STRIDE + DESC_ID] = i + 1;
+    desc[i * DESC_STRIDE + DESC_OFFSET] = off;
+    desc[i * DESC_STRIDE + DESC_CAPLEN] = desc[i * DESC_STRIDE + DESC_ORIGLEN] = p.length;
+    off += p.length;
+  });
+  const b: QueueBatch = { count: packets.length, data, desc, verdicts: new Uint8Array(packets.length).fill(VERDICT_UNSET) };
+  loop.onBatch(b);
+  return [...b.verdicts];
+}
+
+const three = [sipUdp('192.0.2.1', scanner), sipUdp('192.0.2.2', scanner), sipUdp('192.0.2.3', scanner)];
+
+t.test('a 60-day ban: every scanner in the batch dropped, the hot table told for as long as it can hold', async (t) => {
+  const engine = engineFor(configWith({ bans: { ...configWith().bans, baseSeconds: 60 * DAY, maxSeconds: 365 * DAY } }));
+  const ttls: number[] = [];
+  // The same checks NfQueue.hotSet() makes before calling into C.
+  const hot: HotTable = { hotSet: (a, f, v, ttl) => (checkHotSet(a, f, v, ttl), ttls.push(ttl), true) };
+  const lines: string[] = [];
+  const bans: Array<[string, number]> = [];
+  const loop = new VerdictLoop(engine, hot, { add: (c, s) => (bans.push([c, s]), true) }, new Logger({ write: (l) => void lines.push(l) }));
+  t.same(run(loop, three), [VERDICT_DROP, VERDICT_DROP, VERDICT_DROP]);
+  t.same(ttls, [HOT_TTL_MAX_MS, HOT_TTL_MAX_MS, HOT_TTL_MAX_MS], 'capped at 49.7 days in the hot table');
+  t.same(bans.map((b) => b[1]), [60 * DAY, 60 * DAY, 60 * DAY], 'the kernel set gets the whole ban');
+  t.notOk(lines.some((l) => l.includes('verdict-error')), 'no error');
+});
+
+t.test('one packet whose side effect fails: that packet unjudged, the rest of the batch judged, one log line', async (t) => {
+  const engine = engineFor(configWith());
+  let calls = 0;
+  const hot: HotTable = {
+    hotSet: () => {
+      if (calls++ === 0) throw new Error('hot table refused');
+      return true;
+    },
+  };
+  const lines: string[] = [];
+  const loop = new VerdictLoop(engine, hot, { add: () => true }, new Logger({ write: (l) => void lines.push(l) }));
+  const v = run(loop, three);
+  t.same(v, [VERDICT_DROP, VERDICT_DROP, VERDICT_DROP], 'the first packet got its verdict before the side effect; the others theirs');
+  const errs = lines.filter((l) => l.includes('verdict-error'));
+  t.equal(errs.length, 1);
+  t.match(JSON.parse(errs[0]!), { packet: 0, failed: 1, batch: 3, message: 'hot table refused' });
+  t.equal(loop.counters.errors, 1, 'counted once for the batch');
+});
