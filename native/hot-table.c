@@ -151,6 +151,15 @@ static int find(const struct hot_table *t, uint64_t k0, uint64_t k1, uint32_t h)
 	return -1;
 }
 
+/* A sweep copies and rebuilds the whole table (40 ms at 2^20 entries). With
+ * entries expiring one at a time, as a steady stream of bans an hour old
+ * does, each sweep frees a slot or two and the next insert into the full
+ * table would sweep again: one rebuild per insert, the JS thread (which also
+ * runs the native fast path) spent on it (native review). So at most one
+ * sweep a second; between them an insert into a full table is refused, and
+ * the engine and the kernel set keep deciding that source. */
+#define HOT_SWEEP_INTERVAL_NS 1000000000ULL
+
 /* Drop every expired entry by rebuilding; returns the earliest expiry among
  * the survivors (UINT64_MAX if none). Rebuilding is simpler than deleting
  * while scanning a table whose chains wrap around. */
@@ -220,9 +229,12 @@ bool hot_table_set(struct hot_table *t, int family, const uint8_t *addr, uint8_t
 		else if (t->count < t->max_entries)
 			t->count++;
 		else {
-			if (attempt > 0 || now_ns < t->next_sweep_ns)
+			if (attempt > 0 || now_ns < t->next_sweep_ns ||
+			    (t->sweeps > 0 && now_ns - t->last_sweep_ns < HOT_SWEEP_INTERVAL_NS))
 				return false;
 			uint64_t earliest = sweep(t, now_ns);
+			t->sweeps++;
+			t->last_sweep_ns = now_ns;
 			if (t->count >= t->max_entries) {
 				t->next_sweep_ns = earliest;
 				return false;

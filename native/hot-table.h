@@ -37,6 +37,9 @@ struct hot_table {
 	uint64_t seed0, seed1;
 	/* When full of live entries, no sweep can help before this time. */
 	uint64_t next_sweep_ns;
+	/* The last sweep, and how many there were (0: none yet). */
+	uint64_t last_sweep_ns;
+	uint64_t sweeps;
 };
 
 /* 0, or -ENOMEM / -EINVAL. */
