@@ -103,6 +103,7 @@ static void flush_verdicts(struct nfq_core *c)
 		if ((errno != EINTR && errno != ENOBUFS && errno != ENOMEM && errno != EAGAIN) ||
 		    attempt == 2) {
 			c->stats[NFQ_STAT_SEND_ERRORS]++;
+			c->behind = 1; /* these packets still wait in the kernel */
 			break;
 		}
 	}
@@ -355,6 +356,18 @@ void nfq_core_finish(struct nfq_core *c)
 {
 	uint32_t n = c->nrecs;
 
+	/* Earlier packets left without a verdict: a range verdict answers every
+	 * queued id at or before the one it names (nfqnl_recv_verdict_batch()),
+	 * so a drop range of this batch would drop them, and an accept range
+	 * accept them, whatever was decided. Answer them first, as the fail
+	 * mode says (what the kernel does with packets nobody answers), up to
+	 * the id before this batch's first. */
+	if (c->behind && n > 0) {
+		uint8_t v = (c->cfg.flags & NFQ_OPEN_FAIL_OPEN) ? NFQ_VERDICT_ACCEPT : NFQ_VERDICT_DROP;
+		put_verdict(c, NFQNL_MSG_VERDICT_BATCH, c->recs[0].id - 1, v, 0);
+		c->behind = 0;
+	}
+
 	for (uint32_t i = 0; i < n; i++) {
 		struct nfq_rec *r = &c->recs[i];
 		if (r->js_index != NFQ_REC_C) {
@@ -397,6 +410,10 @@ void nfq_core_finish(struct nfq_core *c)
 		}
 		i = j + 1;
 	}
+	/* A packet whose id could not be read waits in the kernel: the next
+	 * batch answers it (above). */
+	if (c->unknown_id)
+		c->behind = 1;
 	flush_verdicts(c);
 	c->nrecs = 0;
 	c->njs = 0;

@@ -73,6 +73,12 @@ struct nfq_core {
 	/* A packet message whose id could not be read: it stays queued in the
 	 * kernel, so no drop may be sent as a range verdict that would cover it. */
 	int unknown_id;
+	/* Packets queued before this batch may still lack a verdict (a verdict
+	 * send failed, or a packet's id could not be read): the next flush
+	 * first answers every queued id before its own with one range verdict
+	 * of the fail mode's (nfq_core_finish), so that a range verdict meant
+	 * for later packets cannot cover them by accident. */
+	int behind;
 	int draining;
 	int32_t *desc;     /* shared Int32Array memory */
 	uint8_t *verdicts; /* shared Uint8Array memory */

@@ -1,0 +1,32 @@
+// native/nfq-core.c against a model of the kernel's queue (the harness
+// replaces mnl_socket_sendto): packets left without a verdict, by a failed
+// send or an unreadable id, must get the fail mode's verdict, not the one a
+// later batch's range verdict meant for other packets.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+
+const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+
+t.test('packets a failed send or an unreadable id left queued get the fail mode, not a later range', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-nfq-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'harness');
+  const src = join(process.cwd(), 'test', 'native', 'nfq-core-harness.c');
+  const build = spawnSync(cc!, ['-O1', '-std=gnu11', '-Wall', '-Werror', '-o', bin, src, '-lnetfilter_queue', '-lmnl'], { encoding: 'utf8' });
+  t.equal(build.status, 0, `compiles: ${build.stderr}`);
+  const run = (...args: string[]): string[] => {
+    const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 30_000 });
+    t.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim().split('\n');
+  };
+  // Ids 1-3 accepted but the send failed; then 4-6 dropped with one range verdict.
+  t.same(run('send-failure', 'open'), ['id 1: accept', 'id 2: accept', 'id 3: accept', 'id 4: drop', 'id 5: drop', 'id 6: drop'], 'fail-open: the unsent ones accepted, not dropped by the range');
+  t.same(run('send-failure', 'closed'), ['id 1: drop', 'id 2: drop', 'id 3: drop', 'id 4: drop', 'id 5: drop', 'id 6: drop'], 'fail-closed: dropped');
+  // Id 1's message lacks its id; 2 accepted; then 3-4 dropped with a range.
+  t.same(run('unknown-id', 'open'), ['id 1: accept', 'id 2: accept', 'id 3: drop', 'id 4: drop'], 'fail-open: the unreadable one accepted, not dropped by the next range');
+  t.same(run('unknown-id', 'closed'), ['id 1: drop', 'id 2: accept', 'id 3: drop', 'id 4: drop']);
+});
