@@ -170,7 +170,9 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         forgetHot(c);
         p.engine.extraTrusted.add(c);
         // The hot table holds IPv4 addresses and IPv6 /64s: use it only when that is exactly what is trusted.
-        if ((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, HOT_TTL_MAX_MS);
+        // Not a /64 holding a blocked host: the hot table would answer it in C (CompiledRules.blockedInside64).
+        const blockedNeighbour = c.family === 6 && p.engine.rules.blockedInside64.has(c.bytes, 0, 6);
+        if (((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) && !blockedNeighbour) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, HOT_TTL_MAX_MS);
         p.log.info('trust', { source: req.target, by: 'admin', until: 'restart' });
         return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)' };
       }

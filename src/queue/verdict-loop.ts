@@ -144,8 +144,10 @@ export class VerdictLoop {
     const d = this.d;
     const v6Prefix = this.engine.rules.ipv6PrefixLength;
     const ttl = Math.max(1, Math.round(d.trustUntil - now));
-    if (this.view.family === 4 || v6Prefix <= 64) {
-      if (!this.hot.hotSet(this.sourceBytes(), this.view.family as 4 | 6, VERDICT_ACCEPT_TRUST, hotTtl(ttl))) this.counters.hotFull++;
+    const bytes = this.sourceBytes();
+    const blockedNeighbour = this.view.family === 6 && this.engine.rules.blockedInside64.has(bytes, 0, 6);
+    if ((this.view.family === 4 || v6Prefix <= 64) && !blockedNeighbour) {
+      if (!this.hot.hotSet(bytes, this.view.family as 4 | 6, VERDICT_ACCEPT_TRUST, hotTtl(ttl))) this.counters.hotFull++;
     }
     this.log.info('trust', { source: sourceKeyText(d.source, v6Prefix), seconds: Math.round(ttl / 1000) });
   }

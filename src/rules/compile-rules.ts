@@ -37,6 +37,13 @@ export interface CompiledRules {
   trustMs: number;
   trusted: CidrSet;
   blocked: CidrSet;
+  /**
+   * The /64s holding a blocked IPv6 network narrower than /64. The native
+   * hot table keys IPv6 by /64: a trust stored there for a neighbour would
+   * answer the blocked host's packets in C, before the engine's blocked
+   * check (VerdictLoop.applyTrust leaves those /64s to the engine).
+   */
+  blockedInside64: CidrSet;
   ipv6PrefixLength: number;
   userAgents: CompiledUserAgent[];
   /** All enabled User-Agent needles, matched in one pass; index = userAgents index. */
@@ -107,6 +114,16 @@ function cidrSet(list: string[]): CidrSet {
   return set;
 }
 
+/** The /64 of every IPv6 entry of `list` narrower than /64. */
+function inside64(list: string[]): CidrSet {
+  const set = new CidrSet();
+  for (const text of list) {
+    const c = parseCidr(text);
+    if (c !== null && c.family === 6 && c.prefix > 64) set.add({ ...c, prefix: 64 });
+  }
+  return set;
+}
+
 const accepts = (a: Action): boolean => a === 'accept';
 
 export function compileRules(config: Config): CompiledRules {
@@ -133,6 +150,7 @@ export function compileRules(config: Config): CompiledRules {
     trustMs: config.trustSeconds * 1000,
     trusted: cidrSet(config.trusted),
     blocked: cidrSet(config.blocked),
+    blockedInside64: inside64(config.blocked),
     ipv6PrefixLength: config.ipv6PrefixLength,
     userAgents,
     userAgentSet: new NeedleSet(userAgents.map((u) => u.needle)),

@@ -64,3 +64,15 @@ t.test('one packet whose side effect fails: that packet unjudged, the rest of th
   t.match(JSON.parse(errs[0]!), { packet: 0, failed: 1, batch: 3, message: 'hot table refused' });
   t.equal(loop.counters.errors, 1, 'counted once for the batch');
 });
+
+t.test('no hot-table trust for a /64 that holds a blocked IPv6 host', async (t) => {
+  // The hot table keys IPv6 by /64; the engine checks `blocked` per address, before trust.
+  const secretReg = samples('_legit').find((s) => s.name.includes('secret'))!.data;
+  const engine = engineFor(configWith({ secretHosts: ['secret-7f3a.pbx.example.com'], blocked: ['2001:db8:0:1::66/128'] }));
+  const sets: Array<{ verdict: number; first: string }> = [];
+  const hot: HotTable = { hotSet: (a, f, v, ttl) => (checkHotSet(a, f, v, ttl), sets.push({ verdict: v, first: Buffer.from(a.subarray(0, 8)).toString('hex') }), true) };
+  const loop = new VerdictLoop(engine, hot, { add: () => true }, new Logger({ write: () => undefined }));
+  const v = run(loop, [sipUdp('2001:db8:0:1::10', secretReg), sipUdp('2001:db8:0:2::10', secretReg), sipUdp('2001:db8:0:1::66', secretReg)]);
+  t.same(v, [2, 2, VERDICT_DROP], 'both neighbours trusted by the engine; the blocked host dropped');
+  t.same(sets, [{ verdict: 2, first: '20010db800000002' }], 'only the /64 without a blocked host goes to the hot table');
+});
