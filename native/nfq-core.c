@@ -153,6 +153,8 @@ static void add_rec(struct nfq_core *c, uint32_t id, uint8_t verdict, uint16_t j
 		return;
 	}
 	struct nfq_rec *r = &c->recs[c->nrecs++];
+	c->last_id = id;
+	c->seen_any = 1;
 	r->id = id;
 	r->mark = mark;
 	r->verdict = verdict;
@@ -679,6 +681,16 @@ void nfq_core_close(struct nfq_core *c)
 			nfq_core_finish(c);
 		}
 		c->draining = 0;
+		/* Under load more may wait than the drain read (up to queueMaxLen,
+		 * at most 2^20): in fail-open mode one range verdict accepts them
+		 * all. It covers every queued id within 2^30 after the last one
+		 * seen, since ids compare as signed 32-bit differences
+		 * (nfq_id_after()), and the kernel numbers them in order. Fail-closed
+		 * leaves them to the kernel's flush, which drops them. */
+		if (c->seen_any && (c->cfg.flags & NFQ_OPEN_FAIL_OPEN)) {
+			put_verdict(c, NFQNL_MSG_VERDICT_BATCH, c->last_id + (1u << 30), NFQ_VERDICT_ACCEPT, 0);
+			flush_verdicts(c);
+		}
 	}
 	release(c);
 }

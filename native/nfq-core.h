@@ -79,6 +79,9 @@ struct nfq_core {
 	 * of the fail mode's (nfq_core_finish), so that a range verdict meant
 	 * for later packets cannot cover them by accident. */
 	int behind;
+	/* The newest packet id seen, and whether any was (for the close). */
+	uint32_t last_id;
+	int seen_any;
 	int draining;
 	int32_t *desc;     /* shared Int32Array memory */
 	uint8_t *verdicts; /* shared Uint8Array memory */

@@ -5,14 +5,14 @@
  * single verdict answers its id, a range verdict every queued id at or before
  * its own (net/netfilter/nfnetlink_queue.c, nfqnl_recv_verdict_batch()).
  *
- * Usage: nfq-core-harness send-failure|unknown-id open|closed
- * Prints "id N: accept|drop|queued" for every packet. */
+ * Usage: nfq-core-harness send-failure|unknown-id|close open|closed
+ * Prints "id N: accept|drop|queued" for every packet (close: the counts). */
 #define _GNU_SOURCE /* recvmmsg, as binding.gyp builds the addon */
 #include "../../native/hot-table.c"
 #include "../../native/packet-peek.c"
 #include "../../native/nfq-core.c"
 
-#define QMAX 64
+#define QMAX 512
 static uint32_t queue[QMAX];
 static int queued;
 static int fate[QMAX]; /* by id: -1 queued, NF_ACCEPT, NF_DROP */
@@ -57,6 +57,13 @@ ssize_t mnl_socket_sendto(const struct mnl_socket *nl, const void *buf, size_t l
 		nlh = mnl_nlmsg_next(nlh, &rem);
 	}
 	return (ssize_t)len;
+}
+
+/* The socket is a socketpair end here: nothing of libmnl's to close. */
+int mnl_socket_close(struct mnl_socket *nl)
+{
+	(void)nl;
+	return 0;
 }
 
 static int wfd;
@@ -114,6 +121,9 @@ static void setup(int fail_open)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv) != 0)
 		exit(3);
+	int big = 4 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	C.fd = sv[0];
 	wfd = sv[1];
 	C.nl = (struct mnl_socket *)&C; /* never dereferenced: sendto is ours */
@@ -150,6 +160,20 @@ int main(int argc, char **argv)
 		kernel_sends(3, 0);
 		kernel_sends(4, 0);
 		batch(NFQ_VERDICT_DROP);
+	} else if (strcmp(argv[1], "close") == 0) {
+		/* One packet judged, then 300 more queued when sipwall stops. */
+		kernel_sends(1, 0);
+		batch(NFQ_VERDICT_ACCEPT);
+		for (uint32_t id = 2; id <= 301; id++)
+			kernel_sends(id, 0);
+		nfq_core_close(&C);
+		int accepted = 0, left = 0;
+		for (uint32_t id = 2; id <= 301; id++) {
+			accepted += fate[id] == NF_ACCEPT;
+			left += fate[id] == -1;
+		}
+		printf("accepted %d queued %d\n", accepted, left);
+		return 0;
 	} else {
 		return 2;
 	}

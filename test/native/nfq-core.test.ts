@@ -30,3 +30,15 @@ t.test('packets a failed send or an unreadable id left queued get the fail mode,
   t.same(run('unknown-id', 'open'), ['id 1: accept', 'id 2: accept', 'id 3: drop', 'id 4: drop'], 'fail-open: the unreadable one accepted, not dropped by the next range');
   t.same(run('unknown-id', 'closed'), ['id 1: drop', 'id 2: accept', 'id 3: drop', 'id 4: drop']);
 });
+
+t.test('a stop under load: in fail-open mode every queued packet is accepted, not only what the drain reads', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-nfq-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'harness');
+  const build = spawnSync(cc!, ['-O1', '-std=gnu11', '-Wall', '-Werror', '-o', bin, join(process.cwd(), 'test', 'native', 'nfq-core-harness.c'), '-lnetfilter_queue', '-lmnl'], { encoding: 'utf8' });
+  t.equal(build.status, 0, build.stderr);
+  // 300 waiting, a batch of 8: the drain reads 16 batches (128), the rest by one range verdict.
+  t.equal(spawnSync(bin, ['close', 'open'], { encoding: 'utf8' }).stdout.trim(), 'accepted 300 queued 0', 'fail-open: all accepted');
+  // Fail-closed: what the drain read is accepted (the rules are already gone at a normal stop), the rest left to the kernel's flush, which drops it.
+  t.equal(spawnSync(bin, ['close', 'closed'], { encoding: 'utf8' }).stdout.trim(), 'accepted 128 queued 172');
+});
