@@ -290,6 +290,15 @@ static void salvage_truncated(struct nfq_core *c, const uint8_t *buf, uint32_t l
 	add_rec(c, ntohl(ph->packet_id), NFQ_VERDICT_ACCEPT, NFQ_REC_C, 0);
 }
 
+/* mnl_nlmsg_ok(), plus the length compared unsigned: libmnl 1.0.4 casts
+ * nlmsg_len to int, so a length of 2^31 or more passes and the walk jumps
+ * gigabytes (only the kernel or a CAP_NET_ADMIN process can write to this
+ * socket, but nothing here trusts a length it has not checked). */
+static bool nlmsg_fits(const struct nlmsghdr *nlh, int rem)
+{
+	return rem >= (int)sizeof(struct nlmsghdr) && nlh->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(nlh, rem);
+}
+
 static void parse_datagram(struct nfq_core *c, const uint8_t *buf, uint32_t len, int msg_flags,
 			   uint64_t now_ns)
 {
@@ -300,7 +309,7 @@ static void parse_datagram(struct nfq_core *c, const uint8_t *buf, uint32_t len,
 		salvage_truncated(c, buf, len);
 		return;
 	}
-	while (mnl_nlmsg_ok(nlh, rem)) {
+	while (nlmsg_fits(nlh, rem)) {
 		if (nlh->nlmsg_type == NFQ_PACKET_MSG_TYPE) {
 			handle_packet(c, nlh, now_ns);
 		} else if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -462,7 +471,7 @@ static int wait_ack(struct nfq_core *c, uint32_t seq)
 		}
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)c->rx;
 		int rem = (int)len;
-		while (mnl_nlmsg_ok(nlh, rem)) {
+		while (nlmsg_fits(nlh, rem)) {
 			if (nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq == seq &&
 			    nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + sizeof(struct nlmsgerr)) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);

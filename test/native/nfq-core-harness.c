@@ -5,7 +5,7 @@
  * single verdict answers its id, a range verdict every queued id at or before
  * its own (net/netfilter/nfnetlink_queue.c, nfqnl_recv_verdict_batch()).
  *
- * Usage: nfq-core-harness send-failure|unknown-id|close open|closed
+ * Usage: nfq-core-harness send-failure|unknown-id|huge-len|close open|closed
  * Prints "id N: accept|drop|queued" for every packet (close: the counts). */
 #define _GNU_SOURCE /* recvmmsg, as binding.gyp builds the addon */
 #include "../../native/hot-table.c"
@@ -160,6 +160,19 @@ int main(int argc, char **argv)
 		kernel_sends(3, 0);
 		kernel_sends(4, 0);
 		batch(NFQ_VERDICT_DROP);
+	} else if (strcmp(argv[1], "huge-len") == 0) {
+		/* A header claiming 4 GiB - 16 bytes in a 64-byte datagram, then a good packet. */
+		char b[64] __attribute__((aligned(8)));
+		memset(b, 0, sizeof(b));
+		struct nlmsghdr *nlh = (struct nlmsghdr *)b;
+		nlh->nlmsg_len = 0xfffffff0u; /* as an int, -16: passes; the walk then moves 4 GiB on with 80 bytes "left" */
+		nlh->nlmsg_type = NFQ_PACKET_MSG_TYPE;
+		if (write(wfd, b, sizeof(b)) != (ssize_t)sizeof(b))
+			return 5;
+		kernel_sends(1, 0);
+		batch(NFQ_VERDICT_DROP);
+		printf("survived, id 1: %s\n", fate[1] == NF_DROP ? "drop" : "other");
+		return 0;
 	} else if (strcmp(argv[1], "close") == 0) {
 		/* One packet judged, then 300 more queued when sipwall stops. */
 		kernel_sends(1, 0);

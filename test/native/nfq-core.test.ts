@@ -7,17 +7,23 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 
-t.test('packets a failed send or an unreadable id left queued get the fail mode, not a later range', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+/** Compiles test/native/nfq-core-harness.c (with nfq-core.c inside) into a directory the test removes; its path. */
+function harness(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'sipwall-nfq-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, 'harness');
   const src = join(process.cwd(), 'test', 'native', 'nfq-core-harness.c');
   const build = spawnSync(cc!, ['-O1', '-std=gnu11', '-Wall', '-Werror', '-o', bin, src, '-lnetfilter_queue', '-lmnl'], { encoding: 'utf8' });
   t.equal(build.status, 0, `compiles: ${build.stderr}`);
+  return bin;
+}
+
+t.test('packets a failed send or an unreadable id left queued get the fail mode, not a later range', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+  const bin = harness(t);
   const run = (...args: string[]): string[] => {
     const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 30_000 });
     t.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -32,13 +38,17 @@ t.test('packets a failed send or an unreadable id left queued get the fail mode,
 });
 
 t.test('a stop under load: in fail-open mode every queued packet is accepted, not only what the drain reads', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sipwall-nfq-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const bin = join(dir, 'harness');
-  const build = spawnSync(cc!, ['-O1', '-std=gnu11', '-Wall', '-Werror', '-o', bin, join(process.cwd(), 'test', 'native', 'nfq-core-harness.c'), '-lnetfilter_queue', '-lmnl'], { encoding: 'utf8' });
-  t.equal(build.status, 0, build.stderr);
+  const bin = harness(t);
   // 300 waiting, a batch of 8: the drain reads 16 batches (128), the rest by one range verdict.
   t.equal(spawnSync(bin, ['close', 'open'], { encoding: 'utf8' }).stdout.trim(), 'accepted 300 queued 0', 'fail-open: all accepted');
   // Fail-closed: what the drain read is accepted (the rules are already gone at a normal stop), the rest left to the kernel's flush, which drops it.
   t.equal(spawnSync(bin, ['close', 'closed'], { encoding: 'utf8' }).stdout.trim(), 'accepted 128 queued 172');
+});
+
+t.test('a netlink header that lies about its length', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+  const bin = harness(t);
+  // 4 GiB - 16 bytes claimed in a 64-byte datagram: libmnl's own check casts the length to int and lets it by.
+  const huge = spawnSync(bin, ['huge-len', 'open'], { encoding: 'utf8' });
+  t.equal(huge.signal, null, 'no crash on a lying netlink length');
+  t.equal(huge.stdout.trim(), 'survived, id 1: drop', 'and the next packet is judged');
 });
