@@ -240,6 +240,23 @@ static void cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg)
 	}
 }
 
+/* Whether the typed array behind ref still owns its memory. The three batch
+ * arrays are plain ArrayBuffers: JavaScript can transfer one away
+ * (postMessage, structuredClone with a transfer list), after which the core
+ * would read and write memory it no longer owns. */
+static bool still_attached(napi_env env, napi_ref ref)
+{
+	napi_value v, ab;
+	napi_typedarray_type type;
+	size_t length, offset;
+	void *data;
+	bool detached = true;
+
+	return napi_get_reference_value(env, ref, &v) == napi_ok && v != NULL &&
+	       napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) == napi_ok &&
+	       napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached;
+}
+
 static void call_js(struct nfq_inst *q, uint32_t njs)
 {
 	napi_env env = q->env;
@@ -271,6 +288,16 @@ static void call_js(struct nfq_inst *q, uint32_t njs)
 		q->core.stats[NFQ_STAT_JS_ERRORS]++;
 		clear_pending_exception(env);
 	}
+	/* JavaScript runs only in this callback (and between batches, in code
+	 * that never sees the arrays): a batch buffer transferred away closes
+	 * the queue once this batch is answered, before the next receive writes
+	 * into it. The kernel then treats the queue as absent (the fail mode). */
+	if (!still_attached(env, q->data_ref) || !still_attached(env, q->desc_ref) ||
+	    !still_attached(env, q->verdicts_ref)) {
+		q->core.stats[NFQ_STAT_JS_ERRORS]++;
+		q->core.verdicts = NULL; /* not ours to read: this batch fails open */
+		q->close_pending = true;
+	}
 	if (napi_close_handle_scope(env, scope) != napi_ok)
 		q->core.stats[NFQ_STAT_JS_ERRORS]++;
 }
@@ -295,7 +322,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		else
 			q->core.stats[NFQ_STAT_RECV_ERRORS]++;
 		if (uv_poll_start(&q->poll, UV_READABLE, on_readable) != 0) {
+			/* Nothing would read the socket again, while the kernel
+			 * still queues to it: unbind, so the queue rule's fail
+			 * mode applies at once (and sipwall_queue_bound says 0). */
 			q->core.stats[NFQ_STAT_RECV_ERRORS]++;
+			do_close(q);
 			return;
 		}
 	}

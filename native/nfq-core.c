@@ -382,7 +382,8 @@ void nfq_core_finish(struct nfq_core *c)
 	for (uint32_t i = 0; i < n; i++) {
 		struct nfq_rec *r = &c->recs[i];
 		if (r->js_index != NFQ_REC_C) {
-			uint8_t v = c->verdicts[r->js_index];
+			/* NULL: the verdict array was taken from us (nfq-addon.c). */
+			uint8_t v = c->verdicts != NULL ? c->verdicts[r->js_index] : NFQ_VERDICT_UNSET;
 			if (v == NFQ_VERDICT_WATCH && c->cfg.watch_mark == 0) {
 				/* Nothing to mark: a plain accept, which batches. */
 				v = NFQ_VERDICT_ACCEPT;

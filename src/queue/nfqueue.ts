@@ -149,6 +149,14 @@ export class NfQueue {
         // Rethrown so the addon counts it (jsErrors) and fails the batch open.
         if (queue !== undefined) queue.#lastError = err;
         throw err;
+      } finally {
+        // A batch array whose memory was transferred away (postMessage,
+        // structuredClone) reads as empty: the addon can no longer share it,
+        // and closes the queue after this batch (nfq-addon.c); say so here too.
+        if (queue !== undefined && (batch.data.length === 0 || batch.desc.length === 0 || batch.verdicts.length === 0)) {
+          queue.#lastError ??= new QueueError(`NFQUEUE ${options.queueNum}: a batch buffer was transferred away; the queue is closed`);
+          queue.close();
+        }
       }
     };
 

@@ -73,6 +73,21 @@ t.test('queue lifecycle', async (t) => {
     t.equal((await env.server.call('open', { opts: { queueNum: QUEUE } })).ok, true, 'and can be opened again');
   });
 
+  await t.test('a batch buffer transferred away from the addon: the queue closes, nothing is written into it', async (t) => {
+    t.equal((await env.server.call('stats')).closed, false, 'open');
+    const errorsBefore = (await env.server.call('stats')).stats.jsErrors;
+    await send(env, ['TRANSFERME-now']);
+    t.ok(await delivered(env, 'TRANSFERME-now'), 'the packet of that batch still gets a verdict (fail open)');
+    t.ok(await waitFor(async () => env.kernelQueue() === undefined, DELIVERY_MS), 'then the queue is unbound');
+    const s = await env.server.call('stats');
+    t.equal(s.closed, true, 'and reports closed');
+    t.ok(s.stats.jsErrors > errorsBefore, 'counted as a callback error');
+    t.match(s.lastError, { message: /transferred away/ }, 'and says why');
+    t.equal((await env.server.call('open', { opts: { queueNum: QUEUE } })).ok, true, 'the agent is alive, and the queue can be opened again');
+    await send(env, ['after-transfer']);
+    t.ok(await delivered(env, 'after-transfer'), 'and serves packets');
+  });
+
   await t.test('a worker exiting without close() releases its queue', async (t) => {
     t.equal((await env.server.call('workerOpen', { queueNum: WORKER_QUEUE })).msg, 'opened', 'opened in a worker');
     t.ok(env.kernelQueue(WORKER_QUEUE) !== undefined, 'bound');

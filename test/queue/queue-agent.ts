@@ -14,6 +14,8 @@
 //   NOANSWER -> left VERDICT_UNSET (the addon must fail open)
 //   THROWME  -> the callback throws at this packet (the rest of the batch is
 //               unanswered and must fail open)
+//   TRANSFERME -> the callback transfers the verdict array's memory away
+//               (the addon must close the queue, not write into it)
 //   anything else -> VERDICT_ACCEPT
 
 import dgram from 'node:dgram';
@@ -51,6 +53,7 @@ const NEEDLES = {
   slow: Buffer.from('SLOWME'),
   desc: Buffer.from('DESCME'),
   close: Buffer.from('CLOSEME'),
+  transfer: Buffer.from('TRANSFERME'),
 };
 
 /** Bounded search of needle in data[start, end): no Buffer per packet. */
@@ -95,6 +98,11 @@ function testVerdicts(name: string): (b: QueueBatch) => void {
         };
       }
       if (contains(b.data, off, end, NEEDLES.close)) queues.get(name)?.close();
+      if (contains(b.data, off, end, NEEDLES.transfer)) {
+        // Moves the verdict memory out of the addon's reach: it must notice and close.
+        structuredClone(b.verdicts.buffer, { transfer: [b.verdicts.buffer as ArrayBuffer] });
+        return;
+      }
       if (contains(b.data, off, end, NEEDLES.noAnswer)) continue;
       b.verdicts[i] = contains(b.data, off, end, NEEDLES.drop)
         ? VERDICT_DROP
