@@ -183,6 +183,21 @@ export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
 }
 
 /**
+ * The next ';' in buf[p, e) outside quoted strings: a parameter starts
+ * there. -1 at the end, or (`stopAtControl`) at a control byte other than
+ * HTAB first.
+ */
+function nextSemi(buf: Buffer, p: number, e: number, stopAtControl: boolean): number {
+  for (; p < e; p++) {
+    const c = buf[p]!;
+    if (c === SEMI) return p;
+    if (c === DQUOTE) p = skipQuoted(buf, p, e);
+    else if (stopAtControl && c < 0x20 && c !== HTAB) return -1;
+  }
+  return -1;
+}
+
+/**
  * Whether a ';'-led parameter in buf[s, e) is a tag: exactly ";tag=" (any
  * case) and a value (§20.39: tag-param = "tag" EQUAL token). Quoted
  * parameter values are skipped: `x=";tag=1"` holds no tag. The first tag
@@ -200,14 +215,7 @@ export function hasTagParam(buf: Buffer, s: number, e: number): boolean {
  */
 export function paramsHaveTag(buf: Buffer, s: number, e: number): boolean {
   const low = LOWER;
-  for (let p = s; p < e; p++) {
-    const c = buf[p]!;
-    if (c === DQUOTE) {
-      p = skipQuoted(buf, p, e);
-      continue;
-    }
-    if (c < 0x20 && c !== HTAB) return false;
-    if (c !== SEMI) continue;
+  for (let p = nextSemi(buf, s, e, true); p >= 0; p = nextSemi(buf, p + 1, e, true)) {
     const q = p + 1;
     if (q + 4 < e && low[buf[q]!] === 0x74 && low[buf[q + 1]!] === 0x61 && low[buf[q + 2]!] === 0x67 && buf[q + 3] === EQUAL) {
       return (CHAR_CLASS[buf[q + 4]!]! & C_TOKEN) !== 0;
@@ -235,13 +243,7 @@ export function contactRemoves(buf: Buffer, s: number, e: number): boolean {
   if (e - s === 1 && buf[s] === 0x2a /* * */) return true;
   const cls = CHAR_CLASS;
   const low = LOWER;
-  for (let p = s; p < e; p++) {
-    const c = buf[p]!;
-    if (c === DQUOTE) {
-      p = skipQuoted(buf, p, e);
-      continue;
-    }
-    if (c !== SEMI) continue;
+  for (let p = nextSemi(buf, s, e, false); p >= 0; p = nextSemi(buf, p + 1, e, false)) {
     let q = p + 1;
     while (q < e && (cls[buf[q]!]! & C_LWS) !== 0) q++;
     if (q + 7 > e) return false;
