@@ -6,8 +6,24 @@
 // segment is too, so the PBX never sees the rest of a rejected stream.
 //
 // Every SIP message that starts in a segment is evaluated, so two REGISTERs
-// in one segment both count toward the rate limits. Payload-less segments
-// (handshake, ACKs) are accepted in the native tier without reaching us.
+// in one segment both count toward the rate limits. Pure ACKs are accepted
+// in the native tier without reaching us; SYN, FIN and RST come here.
+//
+// Where a connection starts and ends. A flow is forgotten on an RST or FIN,
+// and started afresh on a SYN, only when the kernel's TCP will act on that
+// segment too, or when forgetting loses nothing. The kernel acts on an RST
+// or FIN only at the next expected sequence number (RFC 5961 §3.2; others
+// get a challenge ACK or wait out of order) and ignores a SYN on an
+// established connection (§4.2): an attacker whose half-sent request we
+// hold could otherwise send one such segment, which the kernel discards
+// and we would take for a new start, and have the rest of the request
+// judged as a message of its own while the PBX completes the held one. So
+// a flow holding part of a message (or dropped in the middle of one) keeps
+// its state through them; one at a message boundary, where a fresh start
+// is what the PBX sees too, is forgotten. A bare SYN creates no flow (the
+// first data does): a flood of them must not push live flows out of the
+// table. Payload-less RST and FIN always pass: they carry no SIP, and the
+// PBX should see a dropped peer leave.
 //
 // Segments after a gap are dropped: the kernel has not delivered the missing
 // bytes either, and the sender retransmits in order (RFC 9293 §3.10.7.4), so
@@ -52,6 +68,8 @@ interface Flow {
   /** Body bytes of the current message not yet seen: they pass without parsing. */
   skip: number;
   dropped: boolean;
+  /** Dropped at a message boundary: what the PBX read so far ends a message, so forgetting the flow loses nothing. */
+  dropSafe: boolean;
   /** The last seenLen bytes of the stream judged, ending at nextSeq (allocated with the first payload). */
   seen: Buffer | null;
   seenLen: number;
@@ -74,27 +92,52 @@ export class TcpFlows {
     return `${v.buf.toString('latin1', v.srcOff, v.srcOff + alen)}${v.buf.toString('latin1', v.dstOff, v.dstOff + alen)}${v.srcPort}:${v.dstPort}`;
   }
 
+  /** Whether forgetting the flow, or starting it afresh, loses nothing: nothing of a message is held or owed. */
+  private static atBoundary(f: Flow): boolean {
+    return f.dropped ? f.dropSafe : f.pendingLen === 0 && f.skip === 0;
+  }
+
+  private static noPayload(d: Decision): void {
+    d.verdict = VERDICT_ACCEPT;
+    d.reason = R_NO_PAYLOAD;
+  }
+
+  private static fresh(seq: number): Flow {
+    return { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, dropSafe: false, seen: null, seenLen: 0 };
+  }
+
   segment(engine: Engine, v: PacketView, key: SourceKey, now: number, d: Decision): void {
     const flags = v.tcpFlags;
     const fk = TcpFlows.flowKey(v);
-    if ((flags & TCP_RST) !== 0 || (v.payloadLen === 0 && (flags & TCP_FIN) !== 0)) {
-      const f = this.lru.peek(fk);
-      this.lru.delete(fk);
-      d.verdict = f !== undefined && f.dropped ? VERDICT_DROP : VERDICT_ACCEPT;
-      d.reason = f !== undefined && f.dropped ? R_FLOW_DROPPED : R_NO_PAYLOAD;
-      return;
-    }
     let f = this.lru.get(fk);
+    if ((flags & TCP_RST) !== 0 || (v.payloadLen === 0 && (flags & TCP_FIN) !== 0)) {
+      // The kernel resets or closes only at the next expected byte (RFC 5961 §3.2). An RST's data is discarded.
+      if (f !== undefined && (TcpFlows.atBoundary(f) || (!f.dropped && v.tcpSeq >>> 0 === f.nextSeq))) this.lru.delete(fk);
+      return TcpFlows.noPayload(d);
+    }
     const synLen = (flags & TCP_SYN) !== 0 ? 1 : 0;
     const seq = (v.tcpSeq + synLen) >>> 0;
-    if (synLen !== 0 || f === undefined) {
-      f = { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, seen: null, seenLen: 0 };
-      this.lru.set(fk, f);
+    if (synLen !== 0) {
+      if (f !== undefined && !TcpFlows.atBoundary(f)) {
+        // Mid-message: the kernel ignores a SYN on an established connection (RFC 5961 §4.2).
+        if (v.payloadLen === 0) return TcpFlows.noPayload(d);
+        d.verdict = VERDICT_DROP;
+        d.reason = R_TCP_GAP;
+        return;
+      }
+      if (f !== undefined) this.lru.delete(fk);
+      f = undefined;
+      if (v.payloadLen === 0) return TcpFlows.noPayload(d); // the first data creates the flow
     }
     if (v.payloadLen === 0) {
-      d.verdict = f.dropped ? VERDICT_DROP : VERDICT_ACCEPT;
-      d.reason = f.dropped ? R_FLOW_DROPPED : R_NO_PAYLOAD;
+      if (f === undefined || !f.dropped) return TcpFlows.noPayload(d);
+      d.verdict = VERDICT_DROP;
+      d.reason = R_FLOW_DROPPED;
       return;
+    }
+    if (f === undefined) {
+      f = TcpFlows.fresh(seq);
+      this.lru.set(fk, f);
     }
     if (f.dropped) {
       d.verdict = VERDICT_DROP;
@@ -103,6 +146,14 @@ export class TcpFlows {
     }
     let delta = (seq - f.nextSeq) | 0;
     if (delta > RESYNC_WINDOW || delta < -RESYNC_WINDOW) {
+      // Far from where the stream stands: a new connection on a reused
+      // 4-tuple whose start we missed, or a segment the kernel will throw
+      // away as out of window. Start afresh only where that loses nothing.
+      if (!TcpFlows.atBoundary(f)) {
+        d.verdict = VERDICT_DROP;
+        d.reason = R_TCP_GAP;
+        return;
+      }
       f.nextSeq = seq;
       f.pending = null;
       f.pendingLen = 0;
@@ -125,7 +176,7 @@ export class TcpFlows {
         return;
       }
       if (f.seen!.compare(v.buf, v.payloadOff, v.payloadOff + n, f.seenLen - back, f.seenLen - back + n) !== 0) {
-        f.dropped = true;
+        f.dropped = true; // dropSafe stays false: which bytes the kernel kept is unknown
         d.verdict = VERDICT_DROP;
         d.reason = R_TCP_OVERLAP;
         return;
@@ -145,14 +196,17 @@ export class TcpFlows {
     // frame is, to chan_sip, part of this one (or the reverse). SIP is text
     // (§7); a binary body (SIP-T ISUP) over TCP from an untrusted source is
     // the price. Bounded search: a view of the new bytes only.
+    const boundary = f.pendingLen === 0 && f.skip === 0;
     if (v.buf.subarray(start, end).indexOf(0) >= 0) {
       engine.classifyBad(v.buf, start, end, d);
       this.unframed(f);
-      return;
+    } else {
+      this.remember(f, v.buf, start, end);
+      this.consume(engine, f, v.buf, start, end, key, now, d);
     }
-    this.remember(f, v.buf, start, end);
-    this.consume(engine, f, v.buf, start, end, key, now, d);
     if (d.verdict === VERDICT_DROP) f.dropped = true;
+    // The PBX gets none of a dropped segment: it stands where the segment began.
+    if (f.dropped) f.dropSafe = d.verdict === VERDICT_DROP && boundary;
   }
 
   /** Appends buf[s, e), the stream's newly judged bytes, to the flow's last SEEN_BYTES. */

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { R_FLOW_DROPPED, R_NON_SIP, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP, R_TLS } from '../../src/engine/reasons.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
-import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const DATA = TCP_FLAG_ACK | TCP_FLAG_PSH;
@@ -181,4 +181,59 @@ t.test('TLS on a queued port: counted as tls, dropped by policy.nonSip, the conn
     t.equal(judge().tcp('192.0.2.46', 40046, 1, DATA, Buffer.from(notTls), 0).reason, R_NON_SIP, `not a TLS record: ${notTls.join(',')}`);
   }
   t.equal(judge().udp('192.0.2.47', hello, 0).reason, R_TLS, 'over UDP too');
+});
+
+t.test('an RST, FIN or SYN the kernel would discard does not restart a flow that holds part of a message', async (t) => {
+  // The attacker sends a toll-fraud INVITE without its blank line, then a segment the kernel's TCP
+  // throws away (RFC 5961: an RST or FIN not at the next expected byte, a SYN on an established
+  // connection), then the blank line. The PBX reads one whole INVITE: so must we.
+  const invite = Buffer.from(samples('toll-international').find((s) => s.name.includes('uk-00-prefix'))!.data.toString('latin1').replace(/\r\n\r\n[\s\S]*$/, '\r\nContent-Length: 0\r\n').replace(/Content-Length: \d+\r\nContent-Length: 0/, 'Content-Length: 0'), 'latin1');
+  const cases: Array<[string, number, number]> = [
+    ['RST far out of window', TCP_FLAG_RST, 1_000_000],
+    ['RST in window, not exact', TCP_FLAG_RST | TCP_FLAG_ACK, 5],
+    ['FIN out of order', TCP_FLAG_FIN | TCP_FLAG_ACK, 7],
+    ['SYN in window', TCP_FLAG_SYN, 3],
+  ];
+  for (const [what, flags, offset] of cases) {
+    const j = judge();
+    t.equal(j.tcp('192.0.2.50', 40050, 1, DATA, invite, 0).reason, R_PARTIAL, `${what}: the headers are held`);
+    t.equal(j.tcp('192.0.2.50', 40050, 1 + invite.length + offset, flags, '', 1).verdict, VERDICT_ACCEPT, `${what}: the payload-less segment passes`);
+    const d = j.tcp('192.0.2.50', 40050, 1 + invite.length, DATA, '\r\n', 2);
+    t.equal(d.verdict, VERDICT_DROP, `${what}: the blank line completes the INVITE, which is judged`);
+    t.equal(d.ruleId, 'toll-international');
+  }
+  // A segment far from the stream (the kernel: out of window) does not restart it either.
+  const k = judge();
+  k.tcp('192.0.2.51', 40051, 1, DATA, invite, 0);
+  t.equal(k.tcp('192.0.2.51', 40051, 1 + (1 << 21), DATA, '\r\n\r\n', 1).reason, R_TCP_GAP, 'a far segment mid-message is dropped, not a new start');
+  t.equal(k.tcp('192.0.2.51', 40051, 1 + invite.length, DATA, '\r\n', 2).ruleId, 'toll-international');
+});
+
+t.test('where forgetting loses nothing, RST, FIN and SYN do end a flow: a dropped connection does not lock out the next', async (t) => {
+  const j = judge();
+  const hello = Buffer.from([22, 3, 1, 0, 5, 1, 0, 0, 1, 0]);
+  t.equal(j.tcp('192.0.2.52', 5060, 1, DATA, hello, 0).reason, R_TLS, 'dropped at its first byte');
+  t.equal(j.tcp('192.0.2.52', 5060, 1 + hello.length, TCP_FLAG_RST, '', 1).verdict, VERDICT_ACCEPT, 'its RST passes (the PBX should see the peer leave)');
+  t.equal(j.tcp('192.0.2.52', 5060, 90_000, TCP_FLAG_SYN, '', 2).verdict, VERDICT_ACCEPT, 'a new connection from the same port');
+  t.equal(j.tcp('192.0.2.52', 5060, 90_001, DATA, register, 3).reason, R_OK, 'is judged afresh');
+  // Without the RST too: a SYN on a flow dropped at a message boundary starts afresh.
+  const k = judge();
+  k.tcp('192.0.2.53', 5060, 1, DATA, hello, 0);
+  k.tcp('192.0.2.53', 5060, 70_000, TCP_FLAG_SYN, '', 1);
+  t.equal(k.tcp('192.0.2.53', 5060, 70_001, DATA, register, 2).reason, R_OK);
+  // A flow dropped in the middle of a message keeps its drop through a SYN.
+  const m = judge();
+  const cut = 40;
+  t.equal(m.tcp('192.0.2.54', 5060, 1, DATA, register.subarray(0, cut), 0).reason, R_PARTIAL);
+  t.equal(m.tcp('192.0.2.54', 5060, 1 + cut, DATA, hello, 1).verdict, VERDICT_DROP, 'garbage after half a message');
+  m.tcp('192.0.2.54', 5060, 500, TCP_FLAG_SYN, '', 2);
+  t.equal(m.tcp('192.0.2.54', 5060, 1 + cut, DATA, register.subarray(cut), 3).reason, R_FLOW_DROPPED, 'still dropped');
+});
+
+t.test('a flood of bare SYNs creates no flows (live ones stay in the table)', async (t) => {
+  const j = judge();
+  t.equal(j.tcp('192.0.2.55', 40055, 1, DATA, register.subarray(0, 40), 0).reason, R_PARTIAL);
+  for (let i = 0; i < 20_000; i++) j.tcp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1024 + (i % 60000), i, TCP_FLAG_SYN, '', 1);
+  t.equal(j.engine.flows.size, 1, 'only the flow that carried data');
+  t.equal(j.tcp('192.0.2.55', 40055, 41, DATA, register.subarray(40), 2).reason, R_OK, 'and it completes its message');
 });
