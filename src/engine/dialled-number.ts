@@ -25,7 +25,7 @@ const PLUS = 0x2b;
 /** The number: '+' (if any) then digits, in NUM[0, numLen). */
 const NUM = new Uint8Array(MAX_DIGITS + 1);
 let numLen = 0;
-/** The number ended at a byte that is neither a digit, a separator nor ';' ("0046701234567#"). */
+/** The number ended at a byte that is neither a digit, a letter, a separator nor ';' ("004#"): any digit after the prefix counts then. */
 let junkEnded = false;
 
 /**
@@ -77,7 +77,10 @@ function readNumber(buf: Uint8Array, s: number, e: number): boolean {
       NUM[numLen++] = c;
     } else if (c !== 0x2d && c !== 0x2e && c !== 0x28 && c !== 0x29) {
       if (numLen === 0 || (numLen === 1 && NUM[0] === PLUS)) return false; // "alice", "*97": not a number
-      junkEnded = true;
+      // After a letter the digits were likely a name's ("0004F2ABCDEF", a
+      // phone's MAC as its user): only a number long enough counts. After
+      // '#', '*', a control byte, a dialplan reads the digits as dialled.
+      junkEnded = !((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a));
       break;
     }
   }
@@ -118,7 +121,7 @@ export function tollFraudRule(buf: Uint8Array, s: number, e: number, t: Compiled
   const intl = prefixAt(at, t.internationalPrefixes);
   if (intl > 0) {
     const cc = at + intl;
-    // Junk after the digits: the dialplan pattern matches whatever follows, so any digit after the prefix counts.
+    // '#', '*'... after the digits: the dialplan pattern matches whatever follows, so any digit after the prefix counts.
     if (numLen - cc >= (junkEnded ? 1 : MIN_INTERNATIONAL_DIGITS) && NUM[cc] !== PLUS) {
       if (prefixAt(cc, t.highRiskCountryCodes) > 0) return TOLL_HIGH_RISK;
       const home = prefixAt(cc, t.homeCountryCodes);

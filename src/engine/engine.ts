@@ -26,7 +26,7 @@ import {
 import { contactRemoves, isZero } from '../sip/header-params.js';
 import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
-import { A_USER_END, A_USER_START, ADDR, parseAddress } from '../sip/sip-uri.js';
+import { A_USER_END, A_USER_START, ADDR, parseAddress, parseUri, URI_ANGLE } from '../sip/sip-uri.js';
 import { BanTable } from './ban-table.js';
 import { Decision } from './decision.js';
 import { tollFraudRule } from './dialled-number.js';
@@ -133,14 +133,30 @@ function removesBindings(msg: SipMessage): boolean {
   return false;
 }
 
-/** The toll-fraud rule the first Refer-To's URI user falls under ('' if none or no Refer-To). */
+/**
+ * The toll-fraud rule the first Refer-To's URI user falls under ('' if none
+ * or no Refer-To). A value parseAddress refuses is still read: chan_sip
+ * takes what is inside <...> (get_in_brackets), so `x:y <sip:0046...@pbx>`,
+ * `<sip:0046...@pbx> junk` or a display name ending in an escaped backslash
+ * transfers to that number all the same.
+ */
 function referTollRule(msg: SipMessage, toll: CompiledRules['toll']): string {
   const h = msg.headers;
+  const buf = msg.buf;
   for (let i = 0; i < msg.headerCount; i++) {
     if (h[i * 3] !== H_REFER_TO) continue;
-    if (!parseAddress(msg.buf, h[i * 3 + 1]!, h[i * 3 + 2]!)) return '';
-    const us = ADDR[A_USER_START]!;
-    return us >= 0 ? tollFraudRule(msg.buf, us, ADDR[A_USER_END]!, toll) : '';
+    const s = h[i * 3 + 1]!;
+    const e = h[i * 3 + 2]!;
+    if (parseAddress(buf, s, e)) return ADDR[A_USER_START]! >= 0 ? tollFraudRule(buf, ADDR[A_USER_START]!, ADDR[A_USER_END]!, toll) : '';
+    // Refused: which <...> a PBX takes is not certain (chan_sip's quote
+    // reading differs from the grammar's), so every one is judged.
+    for (let lt = s; lt < e; lt++) {
+      if (buf[lt] !== 0x3c /* < */) continue;
+      parseUri(buf, lt + 1, e, URI_ANGLE);
+      const rule = ADDR[A_USER_START]! >= 0 ? tollFraudRule(buf, ADDR[A_USER_START]!, ADDR[A_USER_END]!, toll) : '';
+      if (rule !== '') return rule;
+    }
+    return '';
   }
   return '';
 }

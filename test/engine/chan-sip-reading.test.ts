@@ -175,6 +175,10 @@ t.test('a REFER to a foreign number is toll fraud like an INVITE to it (chan_sip
   t.equal(why(judge().udp(SRC, refer('Refer-To: <sip:0046701234567@203.0.113.10>'), 0)), 'toll-international');
   t.equal(why(judge().udp(SRC, refer('r: sip:%30046701234567@203.0.113.10'), 0)), 'toll-international', 'compact form, addr-spec, escaped');
   t.equal(why(judge().udp(SRC, refer('Refer-To: "x" <sip:0046701234567@203.0.113.10?Replaces=abc>'), 0)), 'toll-international', 'an attended transfer too');
+  // Forms parseAddress refuses, which chan_sip's get_in_brackets still reads a number from.
+  for (const v of ['<sip:0046701234567@203.0.113.10> x', '<sip:0046701234567@203.0.113.10>x', '"a\\" <sip:0046701234567@203.0.113.10>', 'x:y <sip:0046701234567@203.0.113.10>', '"a\\" <sip:101@203.0.113.10>;x=" <sip:0046701234567@203.0.113.10>"']) {
+    t.equal(why(judge().udp(SRC, refer(`Refer-To: ${v}`), 0)), 'toll-international', `refused, and read all the same: ${v}`);
+  }
   t.equal(why(judge().udp(SRC, refer('Refer-To: <sip:101@203.0.113.10>'), 0)), 'ok', 'to an extension: fine');
   t.equal(why(judge({ tollFraud: { ...configWith().tollFraud, enabled: false } }).udp(SRC, refer('Refer-To: <sip:0046701234567@203.0.113.10>'), 0)), 'ok', 'tollFraud off: not judged');
 });

@@ -54,6 +54,11 @@ t.test('what Asterisk\'s chan_sip dials past a single decoding and plain digits 
   t.equal(rule('004#'), 'toll-international', 'even a short number, once bytes follow it (_00X. matches 004#)');
   t.equal(rule('004'), '', 'but not a short number alone (a short code, not a foreign number)');
   t.equal(rule('x0046701234567'), '', 'a byte before the digits: no number, and no _00X. match either');
+  // Users that start with digits and go on with letters are names, not short numbers.
+  t.equal(rule('0004F2ABCDEF'), '', 'a Polycom MAC as the user');
+  t.equal(rule('001565aabbcc'), '', 'a Yealink MAC');
+  t.equal(rule('001alice'), '', 'digits then a name');
+  t.equal(rule('004670123x'), 'toll-international', 'but a whole number then a letter still counts');
 });
 
 t.test('which rule', async (t) => {
