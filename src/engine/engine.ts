@@ -147,7 +147,7 @@ function referTollRule(msg: SipMessage, toll: CompiledRules['toll']): string {
     if (h[i * 3] !== H_REFER_TO) continue;
     const s = h[i * 3 + 1]!;
     const e = h[i * 3 + 2]!;
-    if (parseAddress(buf, s, e)) return ADDR[A_USER_START]! >= 0 ? tollFraudRule(buf, ADDR[A_USER_START]!, ADDR[A_USER_END]!, toll) : '';
+    if (parseAddress(buf, s, e, false, true)) return ADDR[A_USER_START]! >= 0 ? tollFraudRule(buf, ADDR[A_USER_START]!, ADDR[A_USER_END]!, toll) : '';
     // Refused: which <...> a PBX takes is not certain (chan_sip's quote
     // reading differs from the grammar's), so every one is judged.
     for (let lt = s; lt < e; lt++) {

@@ -458,7 +458,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       case H_FROM:
         if (!seenFrom) {
           seenFrom = true;
-          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_FROM);
+          if (!parseAddress(buf, vs, ve, false, strict && isRequest)) return invalid(msg, R_BAD_FROM);
           msg.fromNameStart = ADDR[A_NAME_START]!;
           msg.fromNameEnd = ADDR[A_NAME_END]!;
           msg.fromUserStart = ADDR[A_USER_START]!;
@@ -472,7 +472,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
       case H_TO:
         if (!seenTo) {
           seenTo = true;
-          if (!parseAddress(buf, vs, ve)) return invalid(msg, R_BAD_TO);
+          if (!parseAddress(buf, vs, ve, false, strict && isRequest)) return invalid(msg, R_BAD_TO);
           msg.toUserStart = ADDR[A_USER_START]!;
           msg.toUserEnd = ADDR[A_USER_END]!;
           msg.toHostStart = ADDR[A_HOST_START]!;

@@ -169,7 +169,8 @@ export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownA
  * `list` (Contact): the value may hold more elements after a ','; only
  * the first is read and checked.
  *
- * Two forms are refused because Asterisk's chan_sip reads another address
+ * `strict` (a request being judged): two forms are refused because
+ * Asterisk's chan_sip reads another address
  * in them (get_in_brackets_full): a quoted display name that ends in an
  * escaped backslash ("a\\" <sip:1000@pbx>;x=" <sip:1001@pbx>"), since its
  * find_closing_quote() takes any '"' after a '\' for an escaped one and
@@ -177,7 +178,7 @@ export function parseUri(buf: Buffer, s: number, e: number, mode: number, knownA
  * ("<sip:1000@pbx> <sip:1001@pbx>"). Either way the extension chan_sip
  * registers is not the one sipwall counts.
  */
-export function parseAddress(buf: Buffer, s: number, e: number, list = false): boolean {
+export function parseAddress(buf: Buffer, s: number, e: number, list = false, strict = false): boolean {
   const cls = CHAR_CLASS;
   ADDR[A_NAME_START] = -1;
   ADDR[A_NAME_END] = -1;
@@ -202,7 +203,7 @@ export function parseAddress(buf: Buffer, s: number, e: number, list = false): b
       if (c === DQUOTE) break;
       q++;
     }
-    if (q >= e || buf[q - 1] === BACKSLASH) return false;
+    if (q >= e || (strict && buf[q - 1] === BACKSLASH)) return false;
     const ns = p + 1;
     p = q + 1;
     while (p < e && (cls[buf[p]!]! & C_LWS) !== 0) p++;
@@ -211,9 +212,9 @@ export function parseAddress(buf: Buffer, s: number, e: number, list = false): b
       ADDR[A_NAME_START] = ns;
       ADDR[A_NAME_END] = q;
     }
-    return angle(buf, p, e, list);
+    return angle(buf, p, e, list, strict);
   }
-  if (c === LAQUOT) return angle(buf, p, e, list);
+  if (c === LAQUOT) return angle(buf, p, e, list, strict);
   // Either display-name words before '<', or an addr-spec whose scheme ends at ':'.
   let q = p;
   while (q < e) {
@@ -228,7 +229,7 @@ export function parseAddress(buf: Buffer, s: number, e: number, list = false): b
       ADDR[A_NAME_START] = p;
       ADDR[A_NAME_END] = ne;
     }
-    return angle(buf, q, e, list);
+    return angle(buf, q, e, list, strict);
   }
   // An addr-spec holds no '<' (RFC 3986 §2 leaves it out of URIs). One after
   // a ':' or '"' ("x:y <sip:101@pbx>") makes the value ambiguous: Kamailio's
@@ -246,10 +247,10 @@ export function parseAddress(buf: Buffer, s: number, e: number, list = false): b
 
 /**
  * buf[a] is '<': parses the URI inside, then finds the '>' from where the
- * URI's host ended. After the '>', only LWS then ';' parameters (or ',' and
- * the next element of a `list`).
+ * URI's host ended. `strict`: after the '>', only LWS then ';' parameters
+ * (or ',' and the next element of a `list`).
  */
-function angle(buf: Buffer, a: number, e: number, list: boolean): boolean {
+function angle(buf: Buffer, a: number, e: number, list: boolean, strict: boolean): boolean {
   const cls = CHAR_CLASS;
   let u = a + 1;
   while (u < e && (cls[buf[u]!]! & C_LWS) !== 0) u++;
@@ -257,6 +258,7 @@ function angle(buf: Buffer, a: number, e: number, list: boolean): boolean {
   while (r < e && buf[r] !== RAQUOT) r++;
   if (r < e) {
     ADDR[A_RAQUOT] = r;
+    if (!strict) return true;
     let t = r + 1;
     while (t < e && (cls[buf[t]!]! & C_LWS) !== 0) t++;
     return t >= e || buf[t] === SEMI || (list && buf[t] === COMMA);

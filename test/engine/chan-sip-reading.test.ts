@@ -113,6 +113,10 @@ t.test('From/To that chan_sip reads as another address: refused', async (t) => {
   for (const to of ['"J Rosenberg \\\\\\"" <sip:1000@203.0.113.10>', '"a" <sip:1000@203.0.113.10> ;x=1', '<sip:1000@203.0.113.10>\r\n ;tag=1']) {
     t.equal(parse(req('REGISTER', 'sip:203.0.113.10', { to })), PARSE_OK, `still fine: ${JSON.stringify(to)}`);
   }
+  // Only in a request being judged: a phone's answer carries the From the PBX wrote (chan_sip escapes a caller name "SMITH\" as "SMITH\\").
+  const ringing = 'SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bK1\r\nFrom: "SMITH\\\\" <sip:+441234@203.0.113.10>;tag=1\r\nTo: <sip:100@203.0.113.10>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n';
+  t.equal(parse(ringing), PARSE_OK, 'a response with such a From still parses');
+  t.not(judge().udp(SRC, ringing, 0).verdict, VERDICT_DROP, 'and passes');
   t.equal(parse(req('REGISTER', 'sip:203.0.113.10', { extra: 'Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.2>' })), PARSE_OK, 'a Contact list');
   t.equal(msg.buf.toString('latin1', msg.contactUserStart, msg.contactUserEnd), 'a');
 });
