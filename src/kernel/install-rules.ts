@@ -239,7 +239,9 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
       throw e;
     }
     try {
-      await removeRules(opts, runner);
+      // Sets that were there before this run hold bans (a flushed firewall
+      // leaves ipsets behind): only what this run created goes.
+      await removeRules(opts, runner, new Set(state.sets.map((x) => x.name)));
     } catch {
       // The original failure is the one worth reporting.
     }
@@ -258,9 +260,14 @@ export async function installRules(input: KernelOptionsInput | KernelOptions, ru
  * Remove exactly what installRules installs: the jumps, our chains, and the
  * ban sets once nothing references them. The admin's rules are untouched; a
  * no-op when nothing of ours is present. Refuses (changing nothing) when some
- * other rule jumps into our chains.
+ * other rule jumps into our chains. `keepSets`: set names to leave alone
+ * (installRules' rollback keeps the sets that were there before it).
  */
-export async function removeRules(input: KernelOptionsInput | KernelOptions, runner: CommandRunner = DEFAULT_RUNNER): Promise<RemoveReport> {
+export async function removeRules(
+  input: KernelOptionsInput | KernelOptions,
+  runner: CommandRunner = DEFAULT_RUNNER,
+  keepSets: ReadonlySet<string> = new Set(),
+): Promise<RemoveReport> {
   const opts = validateKernelOptions(input);
   const state = await findInstalled(runner, [opts.set4, opts.set6]);
   refuseForeign(state);
@@ -278,6 +285,7 @@ export async function removeRules(input: KernelOptionsInput | KernelOptions, run
   }
   const names = new Set([opts.set4, opts.set6, ...state.v4.setsReferenced, ...(state.v6?.setsReferenced ?? [])]);
   for (const n of [...names]) names.add(n + SWAP_SUFFIX);
+  for (const n of keepSets) names.delete(n);
   const [destroyed, kept] = await destroyUnreferenced(runner, names);
   report.destroyedSets = destroyed;
   report.keptSets = kept;

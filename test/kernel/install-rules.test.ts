@@ -152,6 +152,17 @@ t.test('a failure part-way rolls back on a clean host, and keeps what an earlier
   const left = snapshot(crashed);
   await t.rejects(installRules({ ...OPTS, failOpen: false }, failing(crashed)), { message: /previous run were left in place, in fail-closed mode/ });
   t.same(snapshot(crashed), left, 'the leftovers stay: SIP stays held back, bans stay enforced');
+
+  // A firewall reset removed the rules but left the ban sets, with their bans
+  // (what sipwall's rules watchdog then reinstalls): a failure keeps them.
+  const reset = createNs(t, 'failr');
+  await installRules(OPTS, reset.runner);
+  reset.exec(['ipset', 'add', 'sipwall-ban4', '192.0.2.99', 'timeout', '600']);
+  for (const cmd of ['iptables', 'ip6tables']) for (const table of ['raw', 'mangle', 'security']) reset.exec([cmd, '-t', table, '-F']), reset.exec([cmd, '-t', table, '-X']);
+  await t.rejects(installRules(OPTS, failing(reset)), { message: /injected failure$/ });
+  t.notMatch(reset.save(4), /SIPWALL/, 'what this run installed is rolled back');
+  t.match(reset.exec(['ipset', 'list', 'sipwall-ban4']), /192\.0\.2\.99 timeout/, 'but the ban set that was there stays, with its ban');
+  t.same(reset.ipsetNames(), ['sipwall-ban4', 'sipwall-ban6']);
 });
 
 t.test('remove restores exactly the ruleset before install; admin rules untouched', async (t) => {
