@@ -295,7 +295,10 @@ static void call_js(struct nfq_inst *q, uint32_t njs)
 	if (!still_attached(env, q->data_ref) || !still_attached(env, q->desc_ref) ||
 	    !still_attached(env, q->verdicts_ref)) {
 		q->core.stats[NFQ_STAT_JS_ERRORS]++;
-		q->core.verdicts = NULL; /* not ours to read: this batch fails open */
+		/* Not ours any more: this batch fails open, and the close reads nothing into them. */
+		q->core.verdicts = NULL;
+		q->core.rx = NULL;
+		q->core.desc = NULL;
 		q->close_pending = true;
 	}
 	if (napi_close_handle_scope(env, scope) != napi_ok)

@@ -179,8 +179,15 @@ static void handle_packet(struct nfq_core *c, const struct nlmsghdr *nlh, uint64
 
 	c->stats[NFQ_STAT_PACKETS]++;
 	if (c->draining) {
-		c->stats[NFQ_STAT_FAIL_OPEN_OTHER]++;
-		add_rec(c, id, NFQ_VERDICT_ACCEPT, NFQ_REC_C, mark);
+		/* Closing: nobody will judge it. The fail mode decides, as the
+		 * kernel would with the queue gone (a normal stop removed the
+		 * rules already; an abnormal close left them in force). */
+		if (c->cfg.flags & NFQ_OPEN_FAIL_OPEN) {
+			c->stats[NFQ_STAT_FAIL_OPEN_OTHER]++;
+			add_rec(c, id, NFQ_VERDICT_ACCEPT, NFQ_REC_C, mark);
+		} else {
+			add_rec(c, id, NFQ_VERDICT_DROP, NFQ_REC_C, mark);
+		}
 		return;
 	}
 	if (parsed < 0 || attr[NFQA_PAYLOAD] == NULL) {
@@ -443,8 +450,10 @@ static void accept_now(struct nfq_core *c, uint32_t id)
 	c->stats[NFQ_STAT_VERDICT_SENDS]++;
 	c->stats[NFQ_STAT_FAIL_OPEN_OTHER]++;
 	count_verdict(c, NFQ_VERDICT_ACCEPT);
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0) {
 		c->stats[NFQ_STAT_SEND_ERRORS]++;
+		c->behind = 1; /* still queued: the next flush answers it first */
+	}
 }
 
 /* 0 or the negative errno the kernel answered to request seq. */
@@ -682,10 +691,13 @@ void nfq_core_close(struct nfq_core *c)
 {
 	if (c->nl != NULL && c->txb != NULL) {
 		/* Closing the socket makes the kernel drop what is still queued to
-		 * us (instance_destroy() flushes with NF_DROP): accept it first,
-		 * in a bounded number of reads. */
+		 * us (instance_destroy() flushes with NF_DROP): answer it first, as
+		 * the fail mode says, in a bounded number of reads. Not when the
+		 * shared buffers were taken away from us (nfq-addon.c): the reads
+		 * would write into memory that is no longer ours. */
 		c->draining = 1;
-		for (int round = 0; round < NFQ_DRAIN_ROUNDS; round++) {
+		for (int round = 0; c->rx != NULL && c->desc != NULL && c->verdicts != NULL && round < NFQ_DRAIN_ROUNDS;
+		     round++) {
 			if (nfq_core_receive(c, 0) < 0)
 				break;
 			nfq_core_finish(c);
