@@ -116,7 +116,7 @@ export class Behaviour {
   }
 }
 
-/** How long a source counts as having authenticated after a 2xx to a request of it with credentials. */
+/** How long a source counts as having authenticated after a 2xx to a REGISTER of it with credentials that added bindings. */
 const AUTH_MEMORY_MS = 86_400_000;
 /**
  * A REGISTER that removes bindings (RFC 3261 §10.2.2): "Expires: 0",

@@ -5,7 +5,7 @@
 //   });
 //
 // The callback runs once per wake-up of the netlink socket with every packet
-// that C could not decide itself (hot-table sources, payload-less TCP), and
+// that C could not decide itself (hot-table sources, TCP pure ACKs), and
 // must answer synchronously: verdicts are sent as soon as it returns. If it
 // throws, or leaves a packet unanswered, that packet is accepted (fail-open:
 // a firewall bug must not cut a PBX off) and counted in stats().

@@ -31,7 +31,7 @@ t.test('a scanner User-Agent in the second segment of a split REGISTER is caught
   t.equal(k.tcp('192.0.2.2', 40001, 1 + scannerRegister.length, DATA, register, 3).reason, R_FLOW_DROPPED, 'the dropped flow stays dropped even after an unban');
 });
 
-t.test('works without seeing the handshake (the native tier answers payload-less segments itself)', async (t) => {
+t.test('works without seeing the handshake (a flow starts at its first data)', async (t) => {
   const j = judge();
   const cut = 40;
   t.equal(j.tcp('192.0.2.3', 40002, 77, DATA, scannerRegister.subarray(0, cut), 0).reason, R_PARTIAL);
