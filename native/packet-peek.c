@@ -26,7 +26,10 @@ static int64_t tcp_payload_len(const uint8_t *p, uint32_t caplen, uint32_t off, 
 {
 	if (caplen < off + 20 || iplen < off + 20)
 		return -1;
-	if ((p[off + 13] & 0x07) != 0) /* FIN 0x01, SYN 0x02, RST 0x04 (RFC 9293 §3.1) */
+	/* FIN 0x01, SYN 0x02, RST 0x04, URG 0x20 (RFC 9293 §3.1): an urgent
+	 * pointer takes a byte out of the stream the PBX reads, so the engine
+	 * sees (and drops) even a payload-less one. */
+	if ((p[off + 13] & 0x27) != 0)
 		return -1;
 	uint32_t doff = (uint32_t)(p[off + 12] >> 4) * 4;
 	if (doff < 20 || iplen < off + doff)

@@ -28,7 +28,7 @@ static inline const uint8_t *peek_ip_dest(const uint8_t *p, int version)
 /* True for a complete (not fragmented) TCP segment whose payload is empty
  * and that neither opens nor closes a connection: a pure ACK, a window
  * update, a keep-alive; not a SYN, FIN or RST, which JavaScript follows
- * connections by. origlen is the length of the packet
+ * connections by, nor one with URG set. origlen is the length of the packet
  * in the kernel (NFQA_CAP_LEN), used when the IP length field is 0 (GSO
  * packets above 64 KiB, "BIG TCP"). */
 bool peek_tcp_empty(const uint8_t *p, uint32_t caplen, uint32_t origlen);

@@ -400,6 +400,8 @@ export class Engine {
     d.verdict = VERDICT_ACCEPT;
     d.reason = R_ANSWER;
     const r = this.rules;
+    // The PBX's kernel says where its TCP connections start and end (tcp-flows.ts).
+    if (view.proto === PROTO_TCP) this.flows.pbxSegment(view);
     if (!r.answers.watch || view.payloadLen === 0) return;
     const fam = view.family as 4 | 6;
     const key = sourceKey(view.buf, view.dstOff, fam, r.ipv6PrefixLength);

@@ -49,11 +49,13 @@ export const R_TCP_OVERLAP = 31;
 export const R_TCP_OLD = 32;
 /** A TLS record on a queued port: SIP over TLS that sipwall cannot read (inline.tlsPorts). Handled by policy.nonSip. */
 export const R_TLS = 33;
+/** A TCP segment the kernel would not deliver as the stream data we judge: URG, a SYN with data, data without ACK. */
+export const R_TCP_FLAGS = 34;
 
 export const REASON_NAMES: readonly string[] = [
   'ok', 'blocked', 'banned', 'trusted-list', 'trusted', 'scanner-ua', 'fingerprint', 'secret-host',
   'rate-register', 'rate-invite', 'rate-all', 'strict', 'response', 'keepalive', 'stun', 'non-sip',
   'invalid-sip', 'no-payload', 'undecodable', 'flow-dropped', 'partial', 'tcp-gap', 'retransmit', 'manual',
   'auth-failures', 'unknown-users', 'distinct-users', 'toll-fraud', 'call-limit', 'answer', 'auth-trust',
-  'tcp-overlap', 'tcp-old', 'tls',
+  'tcp-overlap', 'tcp-old', 'tls', 'tcp-flags',
 ];

@@ -9,21 +9,32 @@
 // in one segment both count toward the rate limits. Pure ACKs are accepted
 // in the native tier without reaching us; SYN, FIN and RST come here.
 //
-// Where a connection starts and ends. A flow is forgotten on an RST or FIN,
-// and started afresh on a SYN, only when the kernel's TCP will act on that
-// segment too, or when forgetting loses nothing. The kernel acts on an RST
-// or FIN only at the next expected sequence number (RFC 5961 §3.2; others
-// get a challenge ACK or wait out of order) and ignores a SYN on an
-// established connection (§4.2): an attacker whose half-sent request we
-// hold could otherwise send one such segment, which the kernel discards
-// and we would take for a new start, and have the rest of the request
-// judged as a message of its own while the PBX completes the held one. So
-// a flow holding part of a message (or dropped in the middle of one) keeps
-// its state through them; one at a message boundary, where a fresh start
-// is what the PBX sees too, is forgotten. A bare SYN creates no flow (the
-// first data does): a flood of them must not push live flows out of the
-// table. Payload-less RST and FIN always pass: they carry no SIP, and the
-// PBX should see a dropped peer leave.
+// Where a connection starts and ends: the PBX's kernel says, not the
+// client. Our next expected sequence number can run ahead of the kernel's:
+// it may throw away a segment we judged (a bad checksum, a stale
+// timestamp), and it ignores an RST or FIN not at the next expected byte
+// (RFC 5961 §3.2) and a SYN on an established connection (§4.2). A flow
+// forgotten or restarted on such a segment would have the rest of a
+// request we hold judged as a message of its own, while the PBX completes
+// the held one. So when the PBX's own TCP is watched (what it sends from
+// the SIP ports is queued, `answers.watch`), its SYN|ACK starts a flow at
+// the sequence number it acknowledges and its RST ends it (pbxSegment);
+// the client's SYN, FIN and RST change nothing, a segment far from the
+// stream is dropped as a gap, and data on a connection whose start we did
+// not see is dropped once PICKUP_MS have passed since the first segment
+// (before that, connections open across a restart are picked up at their
+// next data). Until a SYN|ACK of the PBX has been seen, the rules are the
+// client's: a flow is forgotten on an RST or FIN at the next expected byte
+// or at a message boundary, restarted on a SYN or a far segment only at a
+// message boundary, and picked up at any first data.
+//
+// Segments the kernel never delivers as stream data are dropped: a SYN
+// with data (no TCP Fast Open on a PBX), data without ACK (RFC 9293
+// §3.10.7.4), and anything with URG, whose urgent byte the kernel takes out
+// of the stream (RFC 6093) so the PBX reads other bytes than we judged.
+// Payload-less RST and FIN always pass: they carry no SIP, and the PBX
+// should see a dropped peer leave. A bare SYN creates no flow (a flood of
+// them must not push live flows out of the table).
 //
 // Segments after a gap are dropped: the kernel has not delivered the missing
 // bytes either, and the sender retransmits in order (RFC 9293 §3.10.7.4), so
@@ -48,13 +59,17 @@ import { parseSip } from '../sip/parse-sip.js';
 import { SipMessage } from '../sip/sip-message.js';
 import type { Decision } from './decision.js';
 import type { Engine } from './engine.js';
-import { R_FLOW_DROPPED, R_NO_PAYLOAD, R_PARTIAL, R_RETRANSMIT, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP } from './reasons.js';
+import { R_FLOW_DROPPED, R_NO_PAYLOAD, R_PARTIAL, R_RETRANSMIT, R_TCP_FLAGS, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP } from './reasons.js';
 import type { SourceKey } from './source-key.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from './verdicts.js';
 
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+const TCP_URG = 0x20;
+/** Once the PBX's SYN|ACKs are seen, how long after the first segment a connection whose start was missed is still picked up. */
+const PICKUP_MS = 15 * 60_000;
 /** A sequence jump larger than this is a new connection on a reused 4-tuple, not a gap. */
 const RESYNC_WINDOW = 1 << 20;
 /** Judged bytes a flow keeps to compare repeats with: a full-size Ethernet segment and more. */
@@ -78,6 +93,10 @@ interface Flow {
 export class TcpFlows {
   private readonly lru: LRUCache<string, Flow>;
   private readonly msg = new SipMessage();
+  /** A SYN|ACK of the PBX has been seen: its kernel's view decides where connections start and end. */
+  private pbxDriven = false;
+  /** Time of the first segment, for PICKUP_MS (-1: none yet). */
+  private since = -1;
 
   constructor(maxFlows = 16384) {
     this.lru = new LRUCache<string, Flow>({ max: maxFlows });
@@ -88,13 +107,43 @@ export class TcpFlows {
   }
 
   private static flowKey(v: PacketView): string {
+    return TcpFlows.key(v, v.srcOff, v.dstOff, v.srcPort, v.dstPort);
+  }
+
+  /** A client's flow key from the PBX's segment to it. */
+  private static reverseKey(v: PacketView): string {
+    return TcpFlows.key(v, v.dstOff, v.srcOff, v.dstPort, v.srcPort);
+  }
+
+  private static key(v: PacketView, from: number, to: number, fromPort: number, toPort: number): string {
     const alen = v.family === 4 ? 4 : 16;
-    return `${v.buf.toString('latin1', v.srcOff, v.srcOff + alen)}${v.buf.toString('latin1', v.dstOff, v.dstOff + alen)}${v.srcPort}:${v.dstPort}`;
+    return `${v.buf.toString('latin1', from, from + alen)}${v.buf.toString('latin1', to, to + alen)}${fromPort}:${toPort}`;
+  }
+
+  /**
+   * A TCP segment the PBX sends from a SIP port (Engine.observe): its
+   * SYN|ACK (a connection its kernel accepted) starts the client's flow at
+   * the acknowledged sequence number; its RST ends it.
+   */
+  pbxSegment(v: PacketView): void {
+    const flags = v.tcpFlags;
+    if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
+      this.pbxDriven = true;
+      this.lru.set(TcpFlows.reverseKey(v), TcpFlows.fresh(v.tcpAck >>> 0));
+    } else if ((flags & TCP_RST) !== 0) {
+      this.lru.delete(TcpFlows.reverseKey(v));
+    }
   }
 
   /** Whether forgetting the flow, or starting it afresh, loses nothing: nothing of a message is held or owed. */
   private static atBoundary(f: Flow): boolean {
     return f.dropped ? f.dropSafe : f.pendingLen === 0 && f.skip === 0;
+  }
+
+  /** URG, a SYN with data, data without ACK: not stream data the PBX reads as we would. */
+  private static badFlags(d: Decision): void {
+    d.verdict = VERDICT_DROP;
+    d.reason = R_TCP_FLAGS;
   }
 
   private static noPayload(d: Decision): void {
@@ -108,26 +157,20 @@ export class TcpFlows {
 
   segment(engine: Engine, v: PacketView, key: SourceKey, now: number, d: Decision): void {
     const flags = v.tcpFlags;
+    if (this.since < 0) this.since = now;
     const fk = TcpFlows.flowKey(v);
     let f = this.lru.get(fk);
+    if ((flags & TCP_URG) !== 0) return TcpFlows.badFlags(d);
     if ((flags & TCP_RST) !== 0 || (v.payloadLen === 0 && (flags & TCP_FIN) !== 0)) {
-      // The kernel resets or closes only at the next expected byte (RFC 5961 §3.2). An RST's data is discarded.
-      if (f !== undefined && (TcpFlows.atBoundary(f) || (!f.dropped && v.tcpSeq >>> 0 === f.nextSeq))) this.lru.delete(fk);
+      // Without the PBX's view: the kernel resets or closes only at the next expected byte (RFC 5961 §3.2).
+      if (!this.pbxDriven && f !== undefined && (TcpFlows.atBoundary(f) || (!f.dropped && v.tcpSeq >>> 0 === f.nextSeq))) this.lru.delete(fk);
       return TcpFlows.noPayload(d);
     }
-    const synLen = (flags & TCP_SYN) !== 0 ? 1 : 0;
-    const seq = (v.tcpSeq + synLen) >>> 0;
-    if (synLen !== 0) {
-      if (f !== undefined && !TcpFlows.atBoundary(f)) {
-        // Mid-message: the kernel ignores a SYN on an established connection (RFC 5961 §4.2).
-        if (v.payloadLen === 0) return TcpFlows.noPayload(d);
-        d.verdict = VERDICT_DROP;
-        d.reason = R_TCP_GAP;
-        return;
-      }
-      if (f !== undefined) this.lru.delete(fk);
-      f = undefined;
-      if (v.payloadLen === 0) return TcpFlows.noPayload(d); // the first data creates the flow
+    if ((flags & TCP_SYN) !== 0) {
+      if (v.payloadLen > 0) return TcpFlows.badFlags(d);
+      // Without the PBX's view: mid-message, the kernel ignores a SYN on an established connection (§4.2).
+      if (!this.pbxDriven && f !== undefined && TcpFlows.atBoundary(f)) this.lru.delete(fk);
+      return TcpFlows.noPayload(d); // the first data (or the PBX's SYN|ACK) creates the flow
     }
     if (v.payloadLen === 0) {
       if (f === undefined || !f.dropped) return TcpFlows.noPayload(d);
@@ -135,7 +178,14 @@ export class TcpFlows {
       d.reason = R_FLOW_DROPPED;
       return;
     }
+    if ((flags & TCP_ACK) === 0) return TcpFlows.badFlags(d);
+    const seq = v.tcpSeq >>> 0;
     if (f === undefined) {
+      if (this.pbxDriven && now - this.since > PICKUP_MS) {
+        d.verdict = VERDICT_DROP;
+        d.reason = R_TCP_GAP;
+        return;
+      }
       f = TcpFlows.fresh(seq);
       this.lru.set(fk, f);
     }
@@ -146,10 +196,11 @@ export class TcpFlows {
     }
     let delta = (seq - f.nextSeq) | 0;
     if (delta > RESYNC_WINDOW || delta < -RESYNC_WINDOW) {
-      // Far from where the stream stands: a new connection on a reused
-      // 4-tuple whose start we missed, or a segment the kernel will throw
-      // away as out of window. Start afresh only where that loses nothing.
-      if (!TcpFlows.atBoundary(f)) {
+      // Far from where the stream stands: a segment the kernel will throw
+      // away as out of window, or (without the PBX's view) a new connection
+      // on a reused 4-tuple whose start we missed. Start afresh only
+      // without the PBX's view and where that loses nothing.
+      if (this.pbxDriven || !TcpFlows.atBoundary(f)) {
         d.verdict = VERDICT_DROP;
         d.reason = R_TCP_GAP;
         return;

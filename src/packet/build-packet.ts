@@ -51,12 +51,13 @@ export const TCP_FLAG_PSH = 0x08;
 export const TCP_FLAG_ACK = 0x10;
 
 export function buildTcpPacket(
-  src: string, dst: string, sport: number, dport: number, seq: number, flags: number, payload: Uint8Array,
+  src: string, dst: string, sport: number, dport: number, seq: number, flags: number, payload: Uint8Array, ack = 0,
 ): Buffer {
   const [b, off] = ipPacket(src, dst, PROTO_TCP, 20 + payload.length);
   b.writeUInt16BE(sport, off);
   b.writeUInt16BE(dport, off + 2);
   b.writeUInt32BE(seq >>> 0, off + 4);
+  b.writeUInt32BE(ack >>> 0, off + 8);
   b[off + 12] = 5 << 4; // data offset: 5 words, no options
   b[off + 13] = flags;
   b.writeUInt16BE(65535, off + 14);

@@ -63,6 +63,7 @@ function reset(view: PacketView, buf: Buffer): void {
   view.fragment = false;
   view.tcpFlags = 0;
   view.tcpSeq = 0;
+  view.tcpAck = 0;
 }
 
 /**
@@ -251,6 +252,7 @@ function decodeTransport(
     view.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
     // Multiply rather than shift the top byte so the result stays unsigned.
     view.tcpSeq = buf[p + 4]! * 0x1000000 + ((buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!);
+    view.tcpAck = buf[p + 8]! * 0x1000000 + ((buf[p + 9]! << 16) | (buf[p + 10]! << 8) | buf[p + 11]!);
     view.tcpFlags = buf[p + 13]!;
     // RFC 9293 section 3.1: data offset in 32-bit words, minimum 5; options follow the fixed 20 bytes.
     const doff = (buf[p + 12]! >>> 4) << 2;

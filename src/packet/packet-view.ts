@@ -59,4 +59,6 @@ export class PacketView {
   tcpFlags = 0;
   /** TCP sequence number (unsigned 32-bit); 0 for UDP. */
   tcpSeq = 0;
+  /** TCP acknowledgment number (unsigned 32-bit); 0 for UDP. */
+  tcpAck = 0;
 }

@@ -26,8 +26,10 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
 
 // Reads "src dst port [localPort] [sip]" lines; opens a TLS connection (a
 // real ClientHello), or with "sip" a plain one that sends an OPTIONS; gives
-// it 1 s, then resets it (destroy with unacknowledged data: an RST, so the
-// same local port is free again at once).
+// it 1 s (SIP: 3 s, room for a SYN retry: after a dropped connection the
+// PBX's socket may live on until the client's reset is in sequence), then
+// resets it (destroy with unacknowledged data: an RST, so the same local
+// port is free again at once).
 const CLIENT = String.raw`
 const tls = require('node:tls'); const net = require('node:net');
 require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { const [src, dst, port, lport, kind] = l.split(' ');
@@ -35,7 +37,7 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', (l
   const raw = net.connect(o); raw.on('error', () => {});
   if (kind === 'sip') raw.on('connect', () => raw.write(['OPTIONS sip:100@' + dst + ' SIP/2.0', 'Via: SIP/2.0/TCP ' + src + ';branch=z9hG4bK-r1', 'From: <sip:200@pbx>;tag=1', 'To: <sip:100@pbx>', 'Call-ID: r1@x', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join(String.fromCharCode(13, 10))));
   else tls.connect({ socket: raw, rejectUnauthorized: false, servername: 'pbx.example.com' }).on('error', () => {});
-  setTimeout(() => { if (!raw.destroyed) raw.resetAndDestroy(); process.stdout.write('done ' + l + '\n'); }, 1000); });
+  setTimeout(() => { if (!raw.destroyed) raw.resetAndDestroy(); process.stdout.write('done ' + l + '\n'); }, kind === 'sip' ? 3000 : 1000); });
 process.stdout.write('ready\n');
 `;
 
@@ -57,7 +59,7 @@ t.test('TLS on the SIP ports: unqueued on inline.tlsPorts, dropped as tls elsewh
     const before = listener.lines.filter((l) => l === `${port} ${src} ${first}`).length;
     clientProc.stdin?.write(`${line}\n`);
     const n = ++tries;
-    if (!(await client.wait(() => client.lines.filter((x) => x.startsWith('done ')).length >= n, 5000))) throw new Error(`TLS client stuck on ${line}`);
+    if (!(await client.wait(() => client.lines.filter((x) => x.startsWith('done ')).length >= n, 8000))) throw new Error(`TLS client stuck on ${line}`);
     return listener.lines.filter((l) => l === `${port} ${src} ${first}`).length > before;
   };
 

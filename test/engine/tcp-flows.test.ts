@@ -1,9 +1,11 @@
 // SIP over TCP through the engine: segments, not messages.
 
 import t from 'tap';
-import { R_FLOW_DROPPED, R_NON_SIP, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP, R_TLS } from '../../src/engine/reasons.js';
+import { R_FLOW_DROPPED, R_NON_SIP, R_OK, R_PARTIAL, R_RATE_REGISTER, R_RETRANSMIT, R_SCANNER_UA, R_TCP_FLAGS, R_TCP_GAP, R_TCP_OLD, R_TCP_OVERLAP, R_TLS } from '../../src/engine/reasons.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
+
+const TCP_FLAG_URG = 0x20;
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const DATA = TCP_FLAG_ACK | TCP_FLAG_PSH;
@@ -236,4 +238,63 @@ t.test('a flood of bare SYNs creates no flows (live ones stay in the table)', as
   for (let i = 0; i < 20_000; i++) j.tcp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1024 + (i % 60000), i, TCP_FLAG_SYN, '', 1);
   t.equal(j.engine.flows.size, 1, 'only the flow that carried data');
   t.equal(j.tcp('192.0.2.55', 40055, 41, DATA, register.subarray(40), 2).reason, R_OK, 'and it completes its message');
+});
+
+t.test('segments the kernel does not deliver as stream data are dropped: URG, SYN with data, data without ACK', async (t) => {
+  const j = judge();
+  t.equal(j.tcp('192.0.2.60', 40060, 1, DATA | TCP_FLAG_URG, register, 0).reason, R_TCP_FLAGS, 'URG: its urgent byte leaves the stream (RFC 6093)');
+  t.equal(j.tcp('192.0.2.60', 40060, 1, TCP_FLAG_ACK | TCP_FLAG_URG, '', 1).reason, R_TCP_FLAGS, 'even without data');
+  t.equal(j.tcp('192.0.2.61', 40061, 0, TCP_FLAG_SYN | TCP_FLAG_ACK, register, 2).reason, R_TCP_FLAGS, 'SYN with data (no Fast Open on a PBX)');
+  t.equal(j.tcp('192.0.2.62', 40062, 1, TCP_FLAG_PSH, register, 3).reason, R_TCP_FLAGS, 'data without ACK (RFC 9293 §3.10.7.4)');
+  t.equal(j.tcp('192.0.2.62', 40062, 1, DATA, register, 4).reason, R_OK, 'the same bytes with ACK are judged');
+});
+
+t.test('with the PBX\'s view (its SYN|ACK seen), the client\'s SYN, FIN, RST and far segments restart nothing', async (t) => {
+  const SA = TCP_FLAG_SYN | TCP_FLAG_ACK;
+  const toll = Buffer.from(samples('toll-international').find((s) => s.name.includes('uk-00-prefix'))!.data);
+  // An OPTIONS whose header promises 600 body bytes: what follows is skipped as body.
+  const promise = Buffer.from(samples('rate-all')[0]!.data.toString('latin1').replace(/Content-Length: \d+/, 'Content-Length: 600').replace(/\r\n\r\n[\s\S]*$/, '\r\n\r\n'), 'latin1');
+  const open = (j: Judge, src: string, port: number, isn: number, now = 0): void => {
+    j.tcp(src, port, isn, TCP_FLAG_SYN, '', now);
+    j.pbxTcp(src, port, 90_000, isn + 1, SA, now);
+  };
+  // FIN with the promise, then an RST at the kernel's next byte (the FIN took one), and a reconnect
+  // from the same port: the PBX's SYN|ACK starts the new connection, whose first bytes are judged.
+  let j = judge();
+  open(j, '192.0.2.70', 40070, 1000);
+  t.equal(j.tcp('192.0.2.70', 40070, 1001, DATA | TCP_FLAG_FIN, promise, 1).reason, R_OK);
+  j.tcp('192.0.2.70', 40070, 1001 + promise.length + 1, TCP_FLAG_RST, '', 2);
+  j.pbxTcp('192.0.2.70', 40070, 90_001, 0, TCP_FLAG_RST | TCP_FLAG_ACK, 2);
+  open(j, '192.0.2.70', 40070, 1000 + promise.length, 3);
+  t.equal(j.tcp('192.0.2.70', 40070, 1001 + promise.length, DATA, toll, 4).ruleId, 'toll-international', 'a new connection: its INVITE is judged, not skipped as body');
+  // A segment the kernel may throw away (a bad checksum), then the client's RST at our next byte:
+  // the kernel ignores that RST, so must we; other bytes at the same place are an insertion.
+  j = judge();
+  open(j, '192.0.2.71', 40071, 1000);
+  j.tcp('192.0.2.71', 40071, 1001, DATA, promise, 1);
+  j.tcp('192.0.2.71', 40071, 1001 + promise.length, DATA, 'x', 2);
+  t.equal(j.tcp('192.0.2.71', 40071, 1002 + promise.length, TCP_FLAG_RST, '', 3).verdict, VERDICT_ACCEPT);
+  t.equal(j.tcp('192.0.2.71', 40071, 1001 + promise.length, DATA, toll, 4).reason, R_TCP_OVERLAP, 'still followed: other bytes where "x" was are refused');
+  // The client's SYN and a far segment change nothing either, at a boundary or not.
+  j = judge();
+  open(j, '192.0.2.72', 40072, 1000);
+  j.tcp('192.0.2.72', 40072, 1001, DATA, register, 1);
+  j.tcp('192.0.2.72', 40072, 5000, TCP_FLAG_SYN, '', 2);
+  t.equal(j.tcp('192.0.2.72', 40072, 1 << 25, DATA, register, 3).reason, R_TCP_GAP, 'a far segment at a boundary: a gap, not a new start');
+  t.equal(j.tcp('192.0.2.72', 40072, 1001 + register.length, DATA, register, 4).reason, R_OK, 'the stream goes on where it was');
+});
+
+t.test('with the PBX\'s view, a connection whose start was missed is picked up only for a while after the first segment', async (t) => {
+  const j = judge();
+  const min = 60_000;
+  j.tcp('192.0.2.80', 40080, 1, TCP_FLAG_SYN, '', 0);
+  j.pbxTcp('192.0.2.80', 40080, 7, 2, TCP_FLAG_SYN | TCP_FLAG_ACK, 0);
+  t.equal(j.tcp('192.0.2.81', 40081, 500, DATA, register, 5 * min).reason, R_OK, 'open across a restart: picked up at its next data');
+  // Later, data on a 4-tuple without a flow (pushed out of the table by a flood, or spoofed) is no start.
+  t.equal(j.tcp('192.0.2.82', 40082, 500, DATA, register, 16 * min).reason, R_TCP_GAP, 'after 15 minutes: dropped');
+  for (let i = 0; i < 100; i++) j.tcp(`10.1.${i >> 8}.${i & 255}`, 2000, 7, DATA, '\r\n\r\n', 16 * min);
+  t.equal(j.engine.flows.size, 2, 'spoofed segments create no flows');
+  j.tcp('192.0.2.82', 40082, 10, TCP_FLAG_SYN, '', 17 * min);
+  j.pbxTcp('192.0.2.82', 40082, 70, 11, TCP_FLAG_SYN | TCP_FLAG_ACK, 17 * min);
+  t.equal(j.tcp('192.0.2.82', 40082, 11, DATA, register, 17 * min).reason, R_OK, 'a connection the PBX accepted is followed');
 });

@@ -65,6 +65,15 @@ export class Judge {
   tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number): Decision {
     return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload)), now);
   }
+
+  /** A segment the PBX sends back on that connection (its SYN|ACK acknowledging `ack`, its RST), through Engine.observe. */
+  pbxTcp(dst: string, dport: number, seq: number, ack: number, flags: number, now: number, payload: Buffer | string = ''): Decision {
+    const pkt = buildTcpPacket(PBX, dst, 5060, dport, seq, flags, Buffer.from(payload), ack);
+    const st = decodeIp(pkt, 0, pkt.length, this.view);
+    if (st !== DECODE_OK) throw new Error(`test packet did not decode: ${st}`);
+    this.engine.observe(this.view, now, this.d);
+    return this.d;
+  }
 }
 
 export function sampleDirs(): string[] {

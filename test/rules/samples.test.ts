@@ -46,7 +46,7 @@ const NOT_DETECTION: Record<string, string> = {
   'no-payload': 'TCP handshake', undecodable: 'packet decode (test/packet)', 'flow-dropped': 'a TCP verdict already made',
   partial: 'TCP reassembly', 'tcp-gap': 'TCP reassembly', retransmit: 'TCP reassembly', manual: 'sipwall ban',
   answer: 'what the PBX sends', 'auth-trust': 'earns trust', 'tcp-overlap': 'TCP reassembly', 'tcp-old': 'TCP reassembly',
-  tls: 'payload policy (inline.tlsPorts)',
+  tls: 'payload policy (inline.tlsPorts)', 'tcp-flags': 'TCP reassembly',
 };
 
 t.test('every reason the engine gives is a detection rule with samples, or named as none', async (t) => {
