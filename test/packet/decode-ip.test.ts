@@ -255,8 +255,9 @@ t.test('packet embedded at an offset: offsets are absolute, bytes outside are ig
 
 t.test('a reused view keeps nothing from the previous packet', async (t) => {
   const v = new PacketView();
-  t.equal(decodeIp(ipv4({ proto: 6, moreFragments: true, payload: tcp({ seq: 77, flags: 0x12 }) }), 0, 100000, v), DECODE_OK);
+  t.equal(decodeIp(ipv4({ proto: 6, moreFragments: true, payload: tcp({ seq: 77, ack: 0xfffffff0, flags: 0x12 }) }), 0, 100000, v), DECODE_OK);
   t.equal(v.tcpSeq, 77);
+  t.equal(v.tcpAck, 0xfffffff0, 'the acknowledgment number, unsigned');
   t.equal(v.fragment, true);
   const cut = ipv6({ payload: udp({ data: SIP }) });
   t.equal(decodeIp(cut, 0, cut.length - 1, v), DECODE_OK);
@@ -276,6 +277,7 @@ t.test('a reused view keeps nothing from the previous packet', async (t) => {
       fragment: false,
       tcpFlags: 0,
       tcpSeq: 0,
+      tcpAck: 0,
     },
   );
   t.equal(decodeIp(Buffer.from([0x45]), 0, 1, v), DECODE_TRUNCATED);

@@ -31,6 +31,7 @@ export function udp(spec: UdpSpec = {}): Buffer {
 }
 
 export interface TcpSpec {
+  ack?: number;
   sport?: number;
   dport?: number;
   seq?: number;
@@ -50,7 +51,7 @@ export function tcp(spec: TcpSpec = {}): Buffer {
   b.writeUInt16BE(spec.sport ?? 40000, 0);
   b.writeUInt16BE(spec.dport ?? 5060, 2);
   b.writeUInt32BE(spec.seq ?? 1, 4);
-  b.writeUInt32BE(0, 8);
+  b.writeUInt32BE(spec.ack ?? 0, 8);
   b[12] = (spec.dataOffsetWords ?? (20 + optLen) / 4) << 4;
   b[13] = spec.flags ?? 0x18;
   b.writeUInt16BE(65535, 14);
