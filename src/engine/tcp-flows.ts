@@ -18,7 +18,9 @@
 // request we hold judged as a message of its own, while the PBX completes
 // the held one. So when the PBX's own TCP is watched (what it sends from
 // the SIP ports is queued, `answers.watch`), its SYN|ACK starts a flow at
-// the sequence number it acknowledges and its RST ends it (pbxSegment);
+// the sequence number it acknowledges and its RST ends it (pbxSegment; for
+// a connection the PBX opens from a SIP port, the remote party's SYN|ACK
+// acknowledging the PBX's own SYN does);
 // the client's SYN, FIN and RST change nothing, a segment far from the
 // stream is dropped as a gap, and data on a connection whose start we did
 // not see is dropped once PICKUP_MS have passed since the first segment
@@ -97,6 +99,13 @@ export class TcpFlows {
   private pbxDriven = false;
   /** Time of the first segment, for PICKUP_MS (-1: none yet). */
   private since = -1;
+  /**
+   * Connections the PBX opened from a SIP port (Kamailio with
+   * tcp_reuse_port, say): the remote party's flow key -> the ack its
+   * SYN|ACK must carry (the PBX's ISN + 1). Only the PBX's own SYN makes an
+   * entry, so a client cannot restart its flow with a SYN|ACK of its own.
+   */
+  private readonly outbound = new LRUCache<string, number>({ max: 4096 });
 
   constructor(maxFlows = 16384) {
     this.lru = new LRUCache<string, Flow>({ max: maxFlows });
@@ -130,6 +139,8 @@ export class TcpFlows {
     if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
       this.pbxDriven = true;
       this.lru.set(TcpFlows.reverseKey(v), TcpFlows.fresh(v.tcpAck >>> 0));
+    } else if ((flags & TCP_SYN) !== 0) {
+      this.outbound.set(TcpFlows.reverseKey(v), (v.tcpSeq + 1) >>> 0);
     } else if ((flags & TCP_RST) !== 0) {
       this.lru.delete(TcpFlows.reverseKey(v));
     }
@@ -168,6 +179,12 @@ export class TcpFlows {
     }
     if ((flags & TCP_SYN) !== 0) {
       if (v.payloadLen > 0) return TcpFlows.badFlags(d);
+      // The remote party's SYN|ACK to a connection the PBX opened from a SIP port.
+      if ((flags & TCP_ACK) !== 0 && this.outbound.get(fk) === v.tcpAck >>> 0) {
+        this.outbound.delete(fk);
+        this.lru.set(fk, TcpFlows.fresh((v.tcpSeq + 1) >>> 0));
+        return TcpFlows.noPayload(d);
+      }
       // Without the PBX's view: mid-message, the kernel ignores a SYN on an established connection (§4.2).
       if (!this.pbxDriven && f !== undefined && TcpFlows.atBoundary(f)) this.lru.delete(fk);
       return TcpFlows.noPayload(d); // the first data (or the PBX's SYN|ACK) creates the flow

@@ -298,3 +298,19 @@ t.test('with the PBX\'s view, a connection whose start was missed is picked up o
   j.pbxTcp('192.0.2.82', 40082, 70, 11, TCP_FLAG_SYN | TCP_FLAG_ACK, 17 * min);
   t.equal(j.tcp('192.0.2.82', 40082, 11, DATA, register, 17 * min).reason, R_OK, 'a connection the PBX accepted is followed');
 });
+
+t.test('with the PBX\'s view, a connection the PBX opens from a SIP port is followed (Kamailio with tcp_reuse_port)', async (t) => {
+  const j = judge();
+  const min = 60_000;
+  j.tcp('192.0.2.90', 40090, 1, TCP_FLAG_SYN, '', 0);
+  j.pbxTcp('192.0.2.90', 40090, 7, 2, TCP_FLAG_SYN | TCP_FLAG_ACK, 0); // the PBX's view is on
+  // The PBX connects out from 5060 to a trunk's 5060: its SYN, then the trunk's SYN|ACK, both seen.
+  j.pbxTcp('192.0.2.91', 5060, 3000, 0, TCP_FLAG_SYN, 20 * min);
+  t.equal(j.tcp('192.0.2.91', 5060, 8000, TCP_FLAG_SYN | TCP_FLAG_ACK, '', 20 * min, 1234).verdict, VERDICT_ACCEPT, 'a SYN|ACK acknowledging another SYN');
+  t.equal(j.tcp('192.0.2.91', 5060, 8001, DATA, register, 20 * min).reason, R_TCP_GAP, 'starts nothing');
+  t.equal(j.tcp('192.0.2.91', 5060, 8000, TCP_FLAG_SYN | TCP_FLAG_ACK, '', 20 * min, 3001).verdict, VERDICT_ACCEPT);
+  t.equal(j.tcp('192.0.2.91', 5060, 8001, DATA, register, 20 * min).reason, R_OK, 'the one acknowledging the PBX\'s SYN starts the flow');
+  // A client cannot do the same for its own connection: no SYN of the PBX was seen for it.
+  j.tcp('192.0.2.92', 40092, 1, TCP_FLAG_SYN | TCP_FLAG_ACK, '', 20 * min, 1);
+  t.equal(j.tcp('192.0.2.92', 40092, 2, DATA, register, 20 * min).reason, R_TCP_GAP);
+});

@@ -62,8 +62,8 @@ export class Judge {
     return this.d;
   }
 
-  tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number): Decision {
-    return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload)), now);
+  tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number, ack = 0): Decision {
+    return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload), ack), now);
   }
 
   /** A segment the PBX sends back on that connection (its SYN|ACK acknowledging `ack`, its RST), through Engine.observe. */
