@@ -151,10 +151,9 @@ export class TcpFlows {
     return f.dropped ? f.dropSafe : f.pendingLen === 0 && f.skip === 0;
   }
 
-  /** URG, a SYN with data, data without ACK: not stream data the PBX reads as we would. */
-  private static badFlags(d: Decision): void {
+  private static drop(d: Decision, reason: number): void {
     d.verdict = VERDICT_DROP;
-    d.reason = R_TCP_FLAGS;
+    d.reason = reason;
   }
 
   private static noPayload(d: Decision): void {
@@ -171,14 +170,15 @@ export class TcpFlows {
     if (this.since < 0) this.since = now;
     const fk = TcpFlows.flowKey(v);
     let f = this.lru.get(fk);
-    if ((flags & TCP_URG) !== 0) return TcpFlows.badFlags(d);
+    // URG, a SYN with data, data without ACK: not stream data the PBX reads as we would (see above).
+    if ((flags & TCP_URG) !== 0) return TcpFlows.drop(d, R_TCP_FLAGS);
     if ((flags & TCP_RST) !== 0 || (v.payloadLen === 0 && (flags & TCP_FIN) !== 0)) {
       // Without the PBX's view: the kernel resets or closes only at the next expected byte (RFC 5961 §3.2).
       if (!this.pbxDriven && f !== undefined && (TcpFlows.atBoundary(f) || (!f.dropped && v.tcpSeq >>> 0 === f.nextSeq))) this.lru.delete(fk);
       return TcpFlows.noPayload(d);
     }
     if ((flags & TCP_SYN) !== 0) {
-      if (v.payloadLen > 0) return TcpFlows.badFlags(d);
+      if (v.payloadLen > 0) return TcpFlows.drop(d, R_TCP_FLAGS);
       // The remote party's SYN|ACK to a connection the PBX opened from a SIP port.
       if ((flags & TCP_ACK) !== 0 && this.outbound.get(fk) === v.tcpAck >>> 0) {
         this.outbound.delete(fk);
@@ -189,39 +189,22 @@ export class TcpFlows {
       if (!this.pbxDriven && f !== undefined && TcpFlows.atBoundary(f)) this.lru.delete(fk);
       return TcpFlows.noPayload(d); // the first data (or the PBX's SYN|ACK) creates the flow
     }
-    if (v.payloadLen === 0) {
-      if (f === undefined || !f.dropped) return TcpFlows.noPayload(d);
-      d.verdict = VERDICT_DROP;
-      d.reason = R_FLOW_DROPPED;
-      return;
-    }
-    if ((flags & TCP_ACK) === 0) return TcpFlows.badFlags(d);
+    if (v.payloadLen === 0) return f !== undefined && f.dropped ? TcpFlows.drop(d, R_FLOW_DROPPED) : TcpFlows.noPayload(d);
+    if ((flags & TCP_ACK) === 0) return TcpFlows.drop(d, R_TCP_FLAGS);
     const seq = v.tcpSeq >>> 0;
     if (f === undefined) {
-      if (this.pbxDriven && now - this.since > PICKUP_MS) {
-        d.verdict = VERDICT_DROP;
-        d.reason = R_TCP_GAP;
-        return;
-      }
+      if (this.pbxDriven && now - this.since > PICKUP_MS) return TcpFlows.drop(d, R_TCP_GAP);
       f = TcpFlows.fresh(seq);
       this.lru.set(fk, f);
     }
-    if (f.dropped) {
-      d.verdict = VERDICT_DROP;
-      d.reason = R_FLOW_DROPPED;
-      return;
-    }
+    if (f.dropped) return TcpFlows.drop(d, R_FLOW_DROPPED);
     let delta = (seq - f.nextSeq) | 0;
     if (delta > RESYNC_WINDOW || delta < -RESYNC_WINDOW) {
       // Far from where the stream stands: a segment the kernel will throw
       // away as out of window, or (without the PBX's view) a new connection
       // on a reused 4-tuple whose start we missed. Start afresh only
       // without the PBX's view and where that loses nothing.
-      if (this.pbxDriven || !TcpFlows.atBoundary(f)) {
-        d.verdict = VERDICT_DROP;
-        d.reason = R_TCP_GAP;
-        return;
-      }
+      if (this.pbxDriven || !TcpFlows.atBoundary(f)) return TcpFlows.drop(d, R_TCP_GAP);
       f.nextSeq = seq;
       f.pending = null;
       f.pendingLen = 0;
@@ -229,25 +212,15 @@ export class TcpFlows {
       f.seenLen = 0;
       delta = 0;
     }
-    if (delta > 0) {
-      d.verdict = VERDICT_DROP;
-      d.reason = R_TCP_GAP;
-      return;
-    }
+    if (delta > 0) return TcpFlows.drop(d, R_TCP_GAP);
     if (delta < 0) {
       // The first -delta bytes (or all of them) repeat judged ones: they must be the same bytes.
       const back = -delta;
       const n = Math.min(back, v.payloadLen);
-      if (back > f.seenLen) {
-        d.verdict = VERDICT_DROP;
-        d.reason = R_TCP_OLD;
-        return;
-      }
+      if (back > f.seenLen) return TcpFlows.drop(d, R_TCP_OLD);
       if (f.seen!.compare(v.buf, v.payloadOff, v.payloadOff + n, f.seenLen - back, f.seenLen - back + n) !== 0) {
         f.dropped = true; // dropSafe stays false: which bytes the kernel kept is unknown
-        d.verdict = VERDICT_DROP;
-        d.reason = R_TCP_OVERLAP;
-        return;
+        return TcpFlows.drop(d, R_TCP_OVERLAP);
       }
       if (n === v.payloadLen) {
         d.verdict = VERDICT_ACCEPT;
@@ -264,7 +237,7 @@ export class TcpFlows {
     // frame is, to chan_sip, part of this one (or the reverse). SIP is text
     // (§7); a binary body (SIP-T ISUP) over TCP from an untrusted source is
     // the price. Bounded search: a view of the new bytes only.
-    const boundary = f.pendingLen === 0 && f.skip === 0;
+    const boundary = TcpFlows.atBoundary(f); // f is not dropped here
     if (v.buf.subarray(start, end).indexOf(0) >= 0) {
       engine.classifyBad(v.buf, start, end, d);
       this.unframed(f);

@@ -14,9 +14,9 @@ import { REASON_NAMES, R_UNDECODABLE } from '../engine/reasons.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { VERDICT_ACCEPT, VERDICT_ACCEPT_TRUST, VERDICT_DROP } from '../engine/verdicts.js';
 import { decodeIp } from '../packet/decode-ip.js';
-import { hotTtl } from './nfqueue.js';
 import { DECODE_OK, PacketView } from '../packet/packet-view.js';
 import { KIND_REQUEST } from '../sip/constants.js';
+import { hotTtl } from './nfqueue.js';
 import {
   DESC_CAPLEN, DESC_FLAGS, DESC_HOOK, DESC_OFFSET, DESC_ORIGLEN, DESC_STRIDE, FLAG_TRUNCATED, HOOK_LOCAL_OUT, type QueueBatch,
 } from './queue-batch.js';

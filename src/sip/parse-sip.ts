@@ -294,7 +294,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
     const rs = p;
     p = buf.indexOf(LF, p);
-    if (strict && (!crlfOnly(buf, rs, p) || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
+    if (strict && !crlfOnly(buf, rs, p, stream)) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -434,7 +434,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     // header section for pjsip and for us but not for chan_sip, which reads
     // the next message's headers as this one's and runs what we took for a
     // body as a request.
-    if (strict && (!crlfOnly(buf, raw, p) || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
+    if (strict && !crlfOnly(buf, raw, p, stream)) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
@@ -580,18 +580,20 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
 }
 
 /**
- * Whether every CR in buf[s, lf) begins a CRLF, where buf[lf] is an LF.
+ * Whether every CR in buf[s, lf) begins a CRLF, where buf[lf] is an LF,
+ * and (`crlf`, on a stream) that LF ends a CRLF too.
  * When a CR precedes that LF, memchr hops from CR to CR (one per line of a
  * folded value) and cannot pass it; a line ended by a bare LF has no such
  * bound, so it is read in JS (UAs that send bare LFs are rare).
  */
-function crlfOnly(buf: Buffer, s: number, lf: number): boolean {
+function crlfOnly(buf: Buffer, s: number, lf: number, crlf: boolean): boolean {
   if (lf > s && buf[lf - 1] === CR) {
     for (let q = buf.indexOf(CR, s); q < lf - 1; q = buf.indexOf(CR, q + 2)) {
       if (buf[q + 1] !== LF) return false;
     }
     return true;
   }
+  if (crlf) return false;
   for (let q = s; q < lf; q++) if (buf[q] === CR && buf[q + 1] !== LF) return false;
   return true;
 }
