@@ -49,10 +49,19 @@
 // sends a harmless segment the kernel discards, then other bytes at the same
 // sequence numbers, would otherwise have the PBX read bytes nobody judged
 // (the insertion attack of Ptacek and Newsham, 1998). So each flow keeps the
-// last SEEN_BYTES bytes it judged: a repeat that differs is dropped and ends
-// the flow; one older than that cannot be checked and is dropped alone (the
-// kernel has normally acknowledged such bytes long ago, so it discards them
-// anyway).
+// last SEEN_BYTES bytes it judged: a repeat that differs is dropped, and so
+// is one older than that, which cannot be checked. Dropping such a segment
+// is all it takes: the kernel can then only ever read the judged bytes at
+// those sequence numbers, or none. The flow goes on, because a repeat that
+// differs is also what a keep-alive probe with a garbage octet looks like
+// (RFC 1122 §4.2.3.6: one byte at the sequence number before the next,
+// sent by Windows), and ending the flow there cut the phone off.
+// Bytes the PBX's kernel has acknowledged (the ack of any segment it sends
+// that reaches us) need no check at all: a segment, or the part of one,
+// at or before the receiver's next expected byte is thrown away unread
+// (RFC 9293 §3.10.7.4; Linux tcp_data_queue), whatever it holds. So a
+// keep-alive probe into acknowledged bytes passes, and the probing
+// client's connection stays up.
 
 import { LRUCache } from 'lru-cache';
 import type { PacketView } from '../packet/packet-view.js';
@@ -90,6 +99,8 @@ interface Flow {
   /** The last seenLen bytes of the stream judged, ending at nextSeq (allocated with the first payload). */
   seen: Buffer | null;
   seenLen: number;
+  /** The highest sequence number the PBX's kernel has acknowledged on this flow (-1: none seen). */
+  acked: number;
 }
 
 export class TcpFlows {
@@ -143,6 +154,12 @@ export class TcpFlows {
       this.outbound.set(TcpFlows.reverseKey(v), (v.tcpSeq + 1) >>> 0);
     } else if ((flags & TCP_RST) !== 0) {
       this.lru.delete(TcpFlows.reverseKey(v));
+    } else if ((flags & TCP_ACK) !== 0) {
+      // Its data and FINs reach us (pure ACKs are answered in the native
+      // tier): each acknowledges what its kernel has read in order.
+      const f = this.lru.peek(TcpFlows.reverseKey(v));
+      const a = v.tcpAck >>> 0;
+      if (f !== undefined && (f.acked < 0 || ((a - f.acked) | 0) > 0)) f.acked = a;
     }
   }
 
@@ -162,7 +179,7 @@ export class TcpFlows {
   }
 
   private static fresh(seq: number): Flow {
-    return { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, dropSafe: false, seen: null, seenLen: 0 };
+    return { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, dropSafe: false, seen: null, seenLen: 0, acked: -1 };
   }
 
   segment(engine: Engine, v: PacketView, key: SourceKey, now: number, d: Decision): void {
@@ -210,17 +227,20 @@ export class TcpFlows {
       f.pendingLen = 0;
       f.skip = 0;
       f.seenLen = 0;
+      f.acked = -1;
       delta = 0;
     }
     if (delta > 0) return TcpFlows.drop(d, R_TCP_GAP);
     if (delta < 0) {
-      // The first -delta bytes (or all of them) repeat judged ones: they must be the same bytes.
+      // The first -delta bytes (or all of them) repeat judged ones: they
+      // must be the same bytes, but for those the PBX has acknowledged.
       const back = -delta;
       const n = Math.min(back, v.payloadLen);
-      if (back > f.seenLen) return TcpFlows.drop(d, R_TCP_OLD);
-      if (f.seen!.compare(v.buf, v.payloadOff, v.payloadOff + n, f.seenLen - back, f.seenLen - back + n) !== 0) {
-        f.dropped = true; // dropSafe stays false: which bytes the kernel kept is unknown
-        return TcpFlows.drop(d, R_TCP_OVERLAP);
+      const acked = f.acked >= 0 ? Math.max(0, Math.min(n, (f.acked - seq) | 0)) : 0;
+      if (acked < n) {
+        if (back - acked > f.seenLen) return TcpFlows.drop(d, R_TCP_OLD);
+        const from = f.seenLen - back;
+        if (f.seen!.compare(v.buf, v.payloadOff + acked, v.payloadOff + n, from + acked, from + n) !== 0) return TcpFlows.drop(d, R_TCP_OVERLAP);
       }
       if (n === v.payloadLen) {
         d.verdict = VERDICT_ACCEPT;

@@ -81,7 +81,9 @@ t.test('bytes sent again must be the bytes judged (insertion: the kernel may dis
   let d = j.tcp('192.0.2.8', 40007, 1000, DATA, scannerRegister, 1);
   t.equal(d.reason, R_TCP_OVERLAP, 'other bytes at the same sequence numbers');
   t.equal(d.verdict, VERDICT_DROP);
-  t.equal(j.tcp('192.0.2.8', 40007, 1000 + register.length, DATA, register, 2).reason, R_FLOW_DROPPED, 'and the connection is dropped from then on');
+  t.equal(j.tcp('192.0.2.8', 40007, 1000, DATA, scannerRegister, 2).reason, R_TCP_OVERLAP, 'again: dropped again, so the kernel reads only the judged bytes there or none');
+  t.equal(j.tcp('192.0.2.8', 40007, 1000, DATA, register, 3).reason, R_RETRANSMIT, 'the judged bytes again: passed');
+  t.equal(j.tcp('192.0.2.8', 40007, 1000 + register.length, DATA, scannerRegister, 4).reason, R_SCANNER_UA, 'the stream goes on and is judged');
   // A segment reaching back into judged bytes and beyond: the old part must match, the new part is judged.
   const k = judge();
   const cut = 100;
@@ -313,4 +315,43 @@ t.test('with the PBX\'s view, a connection the PBX opens from a SIP port is foll
   // A client cannot do the same for its own connection: no SYN of the PBX was seen for it.
   j.tcp('192.0.2.92', 40092, 1, TCP_FLAG_SYN | TCP_FLAG_ACK, '', 20 * min, 1);
   t.equal(j.tcp('192.0.2.92', 40092, 2, DATA, register, 20 * min).reason, R_TCP_GAP);
+});
+
+t.test('a keep-alive probe with a garbage octet (RFC 1122 §4.2.3.6, Windows) does not cut the phone off', async (t) => {
+  const probe = Buffer.from([0]); // one byte, at the sequence number before the next
+  // Without the PBX's view: the probe cannot be told from an insertion, so it is dropped, and only it.
+  let j = judge();
+  t.equal(j.tcp('192.0.2.100', 40100, 1, DATA, register, 0).reason, R_OK);
+  const next = 1 + register.length;
+  t.equal(j.tcp('192.0.2.100', 40100, next - 1, DATA, probe, 1).reason, R_TCP_OVERLAP, 'other than the judged byte: dropped');
+  t.equal(j.tcp('192.0.2.100', 40100, next, DATA, register, 2).reason, R_OK, 'the connection goes on: the next REGISTER is judged');
+  // With it: once the PBX has acknowledged the bytes (the ack of its 401), its kernel discards whatever repeats them.
+  j = judge();
+  j.tcp('192.0.2.101', 40101, 1000, TCP_FLAG_SYN, '', 0);
+  j.pbxTcp('192.0.2.101', 40101, 90_000, 1001, TCP_FLAG_SYN | TCP_FLAG_ACK, 0);
+  t.equal(j.tcp('192.0.2.101', 40101, 1001, DATA, register, 1).reason, R_OK);
+  const acked = 1001 + register.length;
+  t.equal(j.tcp('192.0.2.101', 40101, acked - 1, DATA, probe, 2).reason, R_TCP_OVERLAP, 'before the PBX answered: checked, and dropped');
+  j.pbxTcp('192.0.2.101', 40101, 90_001, acked, DATA, 3, 'SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  let d = j.tcp('192.0.2.101', 40101, acked - 1, DATA, probe, 4);
+  t.equal(d.reason, R_RETRANSMIT, 'acknowledged: passed, so the PBX\'s kernel answers it');
+  t.equal(d.verdict, VERDICT_ACCEPT);
+  // A REGISTER after it is judged; a repeat of bytes the PBX has not acknowledged yet is still checked.
+  t.equal(j.tcp('192.0.2.101', 40101, acked, DATA, register, 5).reason, R_OK);
+  t.equal(j.tcp('192.0.2.101', 40101, acked, DATA, scannerRegister.subarray(0, register.length), 6).reason, R_TCP_OVERLAP, 'not acknowledged: other bytes are refused');
+  // Straddling the acknowledged point: the part before it is not compared, the part after it is.
+  const straddle = Buffer.concat([Buffer.alloc(10, 0x78), register.subarray(0, 20)]);
+  t.equal(j.tcp('192.0.2.101', 40101, acked - 10, DATA, straddle, 7).reason, R_RETRANSMIT, 'garbage only where acknowledged: passed');
+  straddle[15] = 0x78;
+  t.equal(j.tcp('192.0.2.101', 40101, acked - 10, DATA, straddle, 8).reason, R_TCP_OVERLAP, 'garbage after it: dropped');
+  // Older than the 2 KiB a flow keeps, but acknowledged: passed rather than dropped as old.
+  for (let i = 1; i <= 6; i++) j.tcp('192.0.2.101', 40101, acked + i * register.length, DATA, register, 9);
+  const end = acked + 7 * register.length;
+  t.ok(end - acked > 2048);
+  d = j.tcp('192.0.2.101', 40101, acked, DATA, register, 10);
+  t.equal(d.reason, R_TCP_OLD, 'not acknowledged, past the 2 KiB kept: old, dropped');
+  j.pbxTcp('192.0.2.101', 40101, 90_100, end, DATA, 11, 'SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  j.pbxTcp('192.0.2.101', 40101, 90_200, acked, DATA, 11, 'SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+  t.equal(j.tcp('192.0.2.101', 40101, acked, DATA, register, 12).reason, R_RETRANSMIT, 'acknowledged (a later, lower ack changes nothing): passed');
+  t.equal(j.tcp('192.0.2.101', 40101, end, DATA, register, 13).reason, R_OK, 'and the stream goes on');
 });
