@@ -579,6 +579,52 @@ static int set_rcvbuf(struct nfq_core *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* netlink_sendmsg() refuses a message longer than the socket's send buffer
+ * less 32 bytes, with EMSGSIZE (net/netlink/af_netlink.c). One sendto()
+ * carries a batch's verdicts, `need` bytes at most: were the buffer smaller,
+ * every large batch's send would fail and its packets get the fail mode's
+ * verdict, unjudged (fail-open) or dropped (fail-closed). net.core.wmem_default
+ * is 212992 on most hosts, far above a batch of 1024 (64 KiB); a hardened
+ * host may set it lower. SO_SNDBUFFORCE passes wmem_max with CAP_NET_ADMIN. */
+static int fit_sndbuf(int fd, size_t need, char *err, size_t errlen)
+{
+	int v = 0;
+	socklen_t vlen = sizeof(v);
+
+	/* The kernel reports sk_sndbuf, twice what was asked for (socket(7)):
+	 * the very figure netlink_sendmsg() compares with. */
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &vlen) != 0) {
+		set_err(err, errlen, "getsockopt(SO_SNDBUF): %s", strerror(errno));
+		return -1;
+	}
+	if (v >= 0 && (size_t)v >= need + 32)
+		return 0;
+	int want = (int)(need + 32);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) != 0) {
+		if (errno != EPERM) {
+			set_err(err, errlen, "setsockopt(SO_SNDBUFFORCE, %d): %s", want, strerror(errno));
+			return -1;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) != 0) {
+			set_err(err, errlen, "setsockopt(SO_SNDBUF, %d): %s", want, strerror(errno));
+			return -1;
+		}
+	}
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &vlen) != 0) {
+		set_err(err, errlen, "getsockopt(SO_SNDBUF): %s", strerror(errno));
+		return -1;
+	}
+	if (v < 0 || (size_t)v < need + 32) {
+		set_err(err, errlen,
+			"socket send buffer of %d bytes cannot hold a batch of verdicts (%zu bytes): "
+			"raise net.core.wmem_max or lower inline.batchSize",
+			v, need + 32);
+		return -1;
+	}
+	return 0;
+}
+
 int nfq_core_open(struct nfq_core *c, const struct nfq_config *cfg, uint8_t *rx, int32_t *desc,
 		  uint8_t *verdicts, char *err, size_t errlen)
 {
@@ -637,7 +683,8 @@ int nfq_core_open(struct nfq_core *c, const struct nfq_config *cfg, uint8_t *rx,
 		release(c);
 		return NFQ_OPEN_E_KERNEL;
 	}
-	if (set_rcvbuf(c, err, errlen) != 0) {
+	if (set_rcvbuf(c, err, errlen) != 0 ||
+	    fit_sndbuf(c->fd, c->tx_limit + 4 * NFQ_VERDICT_MSG_MAX, err, errlen) != 0) {
 		release(c);
 		return NFQ_OPEN_E_KERNEL;
 	}
