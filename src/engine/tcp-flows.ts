@@ -25,7 +25,11 @@
 // stream is dropped as a gap, and data on a connection whose start we did
 // not see is dropped once PICKUP_MS have passed since the first segment
 // (before that, connections open across a restart are picked up at their
-// next data). Until a SYN|ACK of the PBX has been seen, the rules are the
+// next data), or as soon as the table, full, has pushed out a flow in the
+// middle of a message: the client of that flow (who may have filled the
+// table with spoofed segments to that end) would otherwise have the rest of
+// its message picked up and judged as a message of its own, while the PBX
+// completes the one it holds. Until a SYN|ACK of the PBX has been seen, the rules are the
 // client's: a flow is forgotten on an RST or FIN at the next expected byte
 // or at a message boundary, restarted on a SYN or a far segment only at a
 // message boundary, and picked up at any first data.
@@ -110,6 +114,8 @@ export class TcpFlows {
   private pbxDriven = false;
   /** Time of the first segment, for PICKUP_MS (-1: none yet). */
   private since = -1;
+  /** Flows pushed out of the full table in the middle of a message: from the first, no more pickups. */
+  evictedMidMessage = 0;
   /**
    * Connections the PBX opened from a SIP port (Kamailio with
    * tcp_reuse_port, say): the remote party's flow key -> the ack its
@@ -119,7 +125,12 @@ export class TcpFlows {
   private readonly outbound = new LRUCache<string, number>({ max: 4096 });
 
   constructor(maxFlows = 16384) {
-    this.lru = new LRUCache<string, Flow>({ max: maxFlows });
+    this.lru = new LRUCache<string, Flow>({
+      max: maxFlows,
+      dispose: (f, _key, reason) => {
+        if (reason === 'evict' && !TcpFlows.atBoundary(f)) this.evictedMidMessage++;
+      },
+    });
   }
 
   get size(): number {
@@ -210,7 +221,7 @@ export class TcpFlows {
     if ((flags & TCP_ACK) === 0) return TcpFlows.drop(d, R_TCP_FLAGS);
     const seq = v.tcpSeq >>> 0;
     if (f === undefined) {
-      if (this.pbxDriven && now - this.since > PICKUP_MS) return TcpFlows.drop(d, R_TCP_GAP);
+      if (this.pbxDriven && (now - this.since > PICKUP_MS || this.evictedMidMessage > 0)) return TcpFlows.drop(d, R_TCP_GAP);
       f = TcpFlows.fresh(seq);
       this.lru.set(fk, f);
     }

@@ -32,7 +32,7 @@ export interface MetricsSources {
     rates: { readonly size: number; readonly evictions: number };
     bans: { activeCount(now: number): number };
     trust: { activeCount(now: number): number };
-    flows: { readonly size: number };
+    flows: { readonly size: number; readonly evictedMidMessage: number };
   };
   /** Copies the native queue counters into `out` (STAT_INDEX order); false when there is no queue (yet). */
   readQueueStats(out: Float64Array): boolean;
@@ -250,6 +250,16 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
     registers,
     collect() {
       this.set(src.engine.flows.size);
+    },
+  });
+
+  new Counter({
+    name: 'sipwall_tcp_flows_evicted_mid_message_total',
+    help: 'TCP flows pushed out of the full flow table while holding part of a message. From the first, connections whose start sipwall did not see are no longer picked up.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.engine.flows.evictedMidMessage);
     },
   });
 

@@ -6,6 +6,8 @@ import { VERDICT_ACCEPT, VERDICT_DROP } from '../../src/engine/verdicts.js';
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../src/packet/build-packet.js';
 
 const TCP_FLAG_URG = 0x20;
+import { Engine } from '../../src/engine/engine.js';
+import { TcpFlows } from '../../src/engine/tcp-flows.js';
 import { configWith, engineFor, Judge, samples, SECRET } from '../helpers/engine-fixtures.js';
 
 const DATA = TCP_FLAG_ACK | TCP_FLAG_PSH;
@@ -354,4 +356,41 @@ t.test('a keep-alive probe with a garbage octet (RFC 1122 §4.2.3.6, Windows) do
   j.pbxTcp('192.0.2.101', 40101, 90_200, acked, DATA, 11, 'SIP/2.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
   t.equal(j.tcp('192.0.2.101', 40101, acked, DATA, register, 12).reason, R_RETRANSMIT, 'acknowledged (a later, lower ack changes nothing): passed');
   t.equal(j.tcp('192.0.2.101', 40101, end, DATA, register, 13).reason, R_OK, 'and the stream goes on');
+});
+
+t.test('with the PBX\'s view, a flood that pushes a flow out of the table mid-message ends the pickup of unseen connections', async (t) => {
+  // A table of 8 flows, so that 8 spoofed segments fill it.
+  const small = (): Judge => {
+    const e = engineFor(configWith({ secretHosts: [SECRET] }));
+    return new Judge(new Engine(e.rules, { rates: e.rates, bans: e.bans, trust: e.trust, flows: new TcpFlows(8) }));
+  };
+  const toll = Buffer.from(samples('toll-international').find((s) => s.name.includes('uk-00-prefix'))!.data);
+  const cut = toll.indexOf('\r\n') + 2; // the Request-URI with the number, and nothing else
+  // What the PBX reads after the INVITE's first line as more of its headers, and sipwall as a message of its own.
+  const rest = Buffer.from('OPTIONS sip:100@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.110:40110;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:100@pbx.example.com>\r\nCall-ID: x1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+  const attack = (j: Judge, payload: Buffer): void => {
+    j.tcp('192.0.2.110', 40110, 1000, TCP_FLAG_SYN, '', 0);
+    j.pbxTcp('192.0.2.110', 40110, 90_000, 1001, TCP_FLAG_SYN | TCP_FLAG_ACK, 0);
+    t.equal(j.tcp('192.0.2.110', 40110, 1001, DATA, toll.subarray(0, cut), 1).reason, R_PARTIAL, 'the INVITE\'s first line: held, not yet judged');
+    // Spoofed data on 8 connections nobody opened, within the pickup window: each makes a flow.
+    for (let i = 0; i < 8; i++) j.tcp(`198.51.100.${i + 1}`, 3000 + i, 7, DATA, payload, 2);
+  };
+  let j = small();
+  attack(j, Buffer.from('REGISTER sip:pbx SIP/2.0\r\n')); // a header block the flood leaves unfinished
+  t.equal(j.engine.flows.evictedMidMessage, 1, 'the held INVITE was pushed out');
+  let d = j.tcp('192.0.2.110', 40110, 1001 + cut, DATA, rest, 3);
+  t.equal(d.reason, R_TCP_GAP, 'its rest is not picked up as a message of its own');
+  t.equal(d.verdict, VERDICT_DROP);
+  t.equal(j.tcp('198.51.100.200', 4000, 7, DATA, register, 4).reason, R_TCP_GAP, 'nor any other unseen connection, from then on');
+  j.tcp('192.0.2.111', 40111, 5000, TCP_FLAG_SYN, '', 5);
+  j.pbxTcp('192.0.2.111', 40111, 80_000, 5001, TCP_FLAG_SYN | TCP_FLAG_ACK, 5);
+  t.equal(j.tcp('192.0.2.111', 40111, 5001, DATA, register, 6).reason, R_OK, 'a connection the PBX accepts is still followed');
+  // Flows pushed out at a message boundary lose nothing: pickups go on.
+  j = small();
+  j.tcp('192.0.2.112', 40112, 1000, TCP_FLAG_SYN, '', 0);
+  j.pbxTcp('192.0.2.112', 40112, 90_000, 1001, TCP_FLAG_SYN | TCP_FLAG_ACK, 0);
+  t.equal(j.tcp('192.0.2.112', 40112, 1001, DATA, register, 1).reason, R_OK);
+  for (let i = 0; i < 8; i++) j.tcp(`198.51.100.${i + 1}`, 3000 + i, 7, DATA, register, 2);
+  t.equal(j.engine.flows.evictedMidMessage, 0);
+  t.equal(j.tcp('192.0.2.112', 40112, 1001 + register.length, DATA, register, 3).reason, R_OK, 'picked up again at the boundary where it stood');
 });
