@@ -19,8 +19,12 @@
 // the held one. So when the PBX's own TCP is watched (what it sends from
 // the SIP ports is queued, `answers.watch`), its SYN|ACK starts a flow at
 // the sequence number it acknowledges and its RST ends it (pbxSegment; for
-// a connection the PBX opens from a SIP port, the remote party's SYN|ACK
-// acknowledging the PBX's own SYN does);
+// a connection the PBX opens from a SIP port, its first segment after the
+// handshake does, at the number it acknowledges: not the remote party's
+// SYN|ACK, which may be one its kernel threw away for another);
+// the ack of every segment the PBX sends keeps the flow in step: a flow
+// found behind it (bytes its kernel read that we never judged) is restarted
+// there at a message boundary and dropped elsewhere;
 // the client's SYN, FIN and RST change nothing, a segment far from the
 // stream is dropped as a gap, and data on a connection whose start we did
 // not see is dropped once PICKUP_MS have passed since the first segment
@@ -117,12 +121,12 @@ export class TcpFlows {
   /** Flows pushed out of the full table in the middle of a message: from the first, no more pickups. */
   evictedMidMessage = 0;
   /**
-   * Connections the PBX opened from a SIP port (Kamailio with
-   * tcp_reuse_port, say): the remote party's flow key -> the ack its
-   * SYN|ACK must carry (the PBX's ISN + 1). Only the PBX's own SYN makes an
-   * entry, so a client cannot restart its flow with a SYN|ACK of its own.
+   * Connections the PBX is opening from a SIP port (Kamailio with
+   * tcp_reuse_port, say), by the remote party's flow key, from the PBX's
+   * SYN to its first segment after the handshake. Only the PBX's own SYN
+   * makes an entry, so a client cannot start a flow of its choosing.
    */
-  private readonly outbound = new LRUCache<string, number>({ max: 4096 });
+  private readonly outbound = new LRUCache<string, true>({ max: 4096 });
 
   constructor(maxFlows = 16384) {
     this.lru = new LRUCache<string, Flow>({
@@ -160,18 +164,49 @@ export class TcpFlows {
     const flags = v.tcpFlags;
     if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
       this.pbxDriven = true;
-      this.lru.set(TcpFlows.reverseKey(v), TcpFlows.fresh(v.tcpAck >>> 0));
+      this.lru.set(TcpFlows.reverseKey(v), TcpFlows.fresh(v.tcpAck >>> 0, v.tcpAck >>> 0));
     } else if ((flags & TCP_SYN) !== 0) {
-      this.outbound.set(TcpFlows.reverseKey(v), (v.tcpSeq + 1) >>> 0);
+      this.outbound.set(TcpFlows.reverseKey(v), true);
     } else if ((flags & TCP_RST) !== 0) {
       this.lru.delete(TcpFlows.reverseKey(v));
     } else if ((flags & TCP_ACK) !== 0) {
       // Its data and FINs reach us (pure ACKs are answered in the native
       // tier): each acknowledges what its kernel has read in order.
-      const f = this.lru.peek(TcpFlows.reverseKey(v));
+      const rk = TcpFlows.reverseKey(v);
       const a = v.tcpAck >>> 0;
-      if (f !== undefined && (f.acked < 0 || ((a - f.acked) | 0) > 0)) f.acked = a;
+      const f = this.lru.peek(rk);
+      if (f === undefined) {
+        // The first we see of a connection the PBX opened: the remote party's stream starts where its kernel says.
+        if (this.outbound.delete(rk)) this.lru.set(rk, TcpFlows.fresh(a, a));
+        return;
+      }
+      if (!TcpFlows.ackKnown(f) || ((a - f.acked) | 0) > 0) f.acked = a;
+      // Ahead of us (the FIN it acknowledges takes one): its kernel read
+      // bytes we never judged (they went past the queue, or the flow began
+      // at a segment it threw away). Where the PBX's messages begin is then
+      // known only if nothing of one was left over on our side.
+      if (!f.dropped && ((a - f.nextSeq) | 0) > 1) {
+        if (TcpFlows.atBoundary(f)) TcpFlows.restart(f, a);
+        else this.unframed(f);
+      }
     }
+  }
+
+  /** Whether f.acked holds an ack near enough the stream to compare sequence numbers with (not one 2^31 bytes stale). */
+  private static ackKnown(f: Flow): boolean {
+    if (f.acked < 0) return false;
+    const lag = (f.nextSeq - f.acked) | 0;
+    return lag <= RESYNC_WINDOW && lag >= -RESYNC_WINDOW;
+  }
+
+  /** Starts the flow afresh at `seq`, at a message boundary. */
+  private static restart(f: Flow, seq: number): void {
+    f.nextSeq = seq;
+    f.pending = null;
+    f.pendingLen = 0;
+    f.skip = 0;
+    f.seenLen = 0;
+    f.acked = -1;
   }
 
   /** Whether forgetting the flow, or starting it afresh, loses nothing: nothing of a message is held or owed. */
@@ -189,8 +224,9 @@ export class TcpFlows {
     d.reason = R_NO_PAYLOAD;
   }
 
-  private static fresh(seq: number): Flow {
-    return { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, dropSafe: false, seen: null, seenLen: 0, acked: -1 };
+  /** A flow whose stream starts at `seq`; `acked`: what the PBX's kernel has acknowledged, when it said (-1: unknown). */
+  private static fresh(seq: number, acked = -1): Flow {
+    return { nextSeq: seq, pending: null, pendingLen: 0, skip: 0, dropped: false, dropSafe: false, seen: null, seenLen: 0, acked };
   }
 
   segment(engine: Engine, v: PacketView, key: SourceKey, now: number, d: Decision): void {
@@ -207,12 +243,6 @@ export class TcpFlows {
     }
     if ((flags & TCP_SYN) !== 0) {
       if (v.payloadLen > 0) return TcpFlows.drop(d, R_TCP_FLAGS);
-      // The remote party's SYN|ACK to a connection the PBX opened from a SIP port.
-      if ((flags & TCP_ACK) !== 0 && this.outbound.get(fk) === v.tcpAck >>> 0) {
-        this.outbound.delete(fk);
-        this.lru.set(fk, TcpFlows.fresh((v.tcpSeq + 1) >>> 0));
-        return TcpFlows.noPayload(d);
-      }
       // Without the PBX's view: mid-message, the kernel ignores a SYN on an established connection (§4.2).
       if (!this.pbxDriven && f !== undefined && TcpFlows.atBoundary(f)) this.lru.delete(fk);
       return TcpFlows.noPayload(d); // the first data (or the PBX's SYN|ACK) creates the flow
@@ -221,6 +251,8 @@ export class TcpFlows {
     if ((flags & TCP_ACK) === 0) return TcpFlows.drop(d, R_TCP_FLAGS);
     const seq = v.tcpSeq >>> 0;
     if (f === undefined) {
+      // A connection the PBX is opening: it starts at the PBX's first segment (pbxSegment), not here.
+      if (this.outbound.has(fk)) return TcpFlows.drop(d, R_TCP_GAP);
       if (this.pbxDriven && (now - this.since > PICKUP_MS || this.evictedMidMessage > 0)) return TcpFlows.drop(d, R_TCP_GAP);
       f = TcpFlows.fresh(seq);
       this.lru.set(fk, f);
@@ -233,12 +265,7 @@ export class TcpFlows {
       // on a reused 4-tuple whose start we missed. Start afresh only
       // without the PBX's view and where that loses nothing.
       if (this.pbxDriven || !TcpFlows.atBoundary(f)) return TcpFlows.drop(d, R_TCP_GAP);
-      f.nextSeq = seq;
-      f.pending = null;
-      f.pendingLen = 0;
-      f.skip = 0;
-      f.seenLen = 0;
-      f.acked = -1;
+      TcpFlows.restart(f, seq);
       delta = 0;
     }
     if (delta > 0) return TcpFlows.drop(d, R_TCP_GAP);
@@ -247,7 +274,7 @@ export class TcpFlows {
       // must be the same bytes, but for those the PBX has acknowledged.
       const back = -delta;
       const n = Math.min(back, v.payloadLen);
-      const acked = f.acked >= 0 ? Math.max(0, Math.min(n, (f.acked - seq) | 0)) : 0;
+      const acked = TcpFlows.ackKnown(f) ? Math.max(0, Math.min(n, (f.acked - seq) | 0)) : 0;
       if (acked < n) {
         if (back - acked > f.seenLen) return TcpFlows.drop(d, R_TCP_OLD);
         const from = f.seenLen - back;
