@@ -196,7 +196,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     const c = parseCidr(r.source);
     if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, hotTtl(r.secondsLeft * 1000));
   }
-  log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, expired: restored.expired, skipped: restored.skipped });
+  log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, remembered: restored.remembered, expired: restored.expired, skipped: restored.skipped });
   const banSet = bans;
   watchdog = new RulesWatchdog({
     opts: kopts,

@@ -5,19 +5,39 @@
 // a crash or power cut leaves either the old file or the new one, never half
 // of one (rename(2) is atomic within a filesystem). Saves are batched: a
 // change marks the store dirty and a timer writes at most once per interval,
-// so kill -9 during a ban storm loses at most one interval of bans. At start
-// the file is read back, expired bans are dropped, and the caller refills the
-// kernel sets. A file that cannot be read as ours is moved aside (with a
-// warning), never a reason not to start.
+// so kill -9 during a ban storm loses at most one interval of bans.
+//
+// A save while serving runs in the background: it runs on the thread that
+// answers the queue, and a full table (262,144 bans) took 1.9 s to write
+// and fsync in one piece, during which the kernel queue overflowed (fail
+// mode for everyone) exactly when the PBX was under attack. So the table is
+// copied in one quick pass, turned into text a chunk per turn of the event
+// loop, and written and fsync'd by libuv's threads. The save at stop is
+// synchronous and supersedes one in flight (a generation number: a
+// background save renames its file only if no later save began).
+//
+// Ended bans are saved too while they are remembered for escalation
+// (bans.forgetAfterSeconds): a restart must not forgive a repeat offender.
+//
+// At start the file is read back, expired bans are dropped, and the caller
+// refills the kernel sets. A file that cannot be read as ours is moved aside
+// (with a warning), never a reason not to start; an entry that cannot be
+// used is skipped, whatever it holds; a ban is never longer than
+// bans.maxSeconds from now.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { BanRecord, BanTable } from './ban-table.js';
 import { REASON_NAMES } from './reasons.js';
-import { sourceKeyFromText, sourceKeyText } from './source-key.js';
+import { type SourceKey, sourceKeyFromText, sourceKeyText } from './source-key.js';
 
 const FORMAT = 'sipwall-bans';
 const VERSION = 1;
+/** Entries turned into text per turn of the event loop in a background save. */
+const CHUNK = 4096;
+/** Offences beyond this are counted as this (escalation is capped by bans.maxSeconds long before). */
+const MAX_OFFENCES = 1000;
 
 export interface StoredBan {
   source: string;
@@ -32,8 +52,10 @@ export interface StoredBan {
 export interface RestoreResult {
   /** Bans put back in the table (not expired). */
   restored: Array<{ source: string; secondsLeft: number }>;
+  /** Ended bans put back as history, for escalation. */
+  remembered: number;
   expired: number;
-  /** Entries that could not be used (bad source text, bad numbers). */
+  /** Entries that could not be used (not an object, bad source text, bad numbers, a repeat). */
   skipped: number;
   /** Set when the file was unusable and moved aside: the new path. */
   movedAside: string | null;
@@ -50,6 +72,17 @@ export interface BanStoreOptions {
   onError?: (err: Error) => void;
 }
 
+/** The table's records at one moment, copied field by field (the records themselves change: hits). */
+interface Snapshot {
+  keys: SourceKey[];
+  until: number[];
+  since: number[];
+  offences: number[];
+  reason: number[];
+  rule: string[];
+  hits: number[];
+}
+
 export class BanStore {
   readonly file: string;
   private readonly v6: number;
@@ -58,6 +91,12 @@ export class BanStore {
   private readonly onError: (err: Error) => void;
   private timer: NodeJS.Timeout | null = null;
   private table: BanTable | null = null;
+  /** Bumped by every save begun: a background save renames its file only if it is still the newest. */
+  private generation = 0;
+  /** The background save in flight, if any. */
+  private inFlight: Promise<void> | null = null;
+  /** A change arrived during a background save: save again after it. */
+  private again = false;
   /** Saves done, for status and tests. */
   saves = 0;
 
@@ -72,7 +111,8 @@ export class BanStore {
   /** Reads the file into `table`. A missing file is an empty store; an unusable one is moved aside. */
   restore(table: BanTable): RestoreResult {
     this.table = table;
-    const res: RestoreResult = { restored: [], expired: 0, skipped: 0, movedAside: null, warning: null };
+    const res: RestoreResult = { restored: [], remembered: 0, expired: 0, skipped: 0, movedAside: null, warning: null };
+    this.removeStaleTemps();
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
@@ -84,53 +124,79 @@ export class BanStore {
     let doc: { format?: unknown; version?: unknown; bans?: unknown };
     try {
       doc = JSON.parse(text) as typeof doc;
-      if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || doc.version !== VERSION || !Array.isArray(doc.bans)) {
-        throw new Error(`not a ${FORMAT} v${VERSION} file`);
+      if (doc === null || typeof doc !== 'object' || doc.format !== FORMAT || !Array.isArray(doc.bans)) {
+        throw new Error(`not a ${FORMAT} file`);
       }
     } catch (e) {
-      res.movedAside = this.moveAside();
+      res.movedAside = this.moveAside('corrupt');
       res.warning = `${this.file} is corrupt or truncated (${(e as Error).message}); moved aside to ${res.movedAside ?? '(could not move)'}, starting with no saved bans`;
       return res;
     }
+    if (doc.version !== VERSION) {
+      res.movedAside = this.moveAside(`v${String(doc.version).replace(/[^0-9A-Za-z]/g, '').slice(0, 8)}`);
+      res.warning = `${this.file} was written by another version of sipwall (format version ${JSON.stringify(doc.version)}, this one reads ${VERSION}); moved aside to ${res.movedAside ?? '(could not move)'}, starting with no saved bans`;
+      return res;
+    }
     const now = this.now();
+    const p = table.policy;
+    const seen = new Set<SourceKey>();
     for (const b of doc.bans as unknown[]) {
-      const s = b as Partial<StoredBan>;
-      const key = typeof s.source === 'string' ? sourceKeyFromText(s.source, this.v6) : null;
-      const nums = [s.until, s.since, s.offences, s.hits].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
-      const reason = typeof s.reason === 'string' ? REASON_NAMES.indexOf(s.reason) : -1;
-      if (key === null || !nums || reason < 0 || typeof s.rule !== 'string') {
-        res.skipped++;
-        continue;
+      try {
+        const rec = this.entry(b, now, p.maxSeconds * 1000);
+        if (rec === null || seen.has(rec[0])) {
+          res.skipped++;
+          continue;
+        }
+        const [key, r] = rec;
+        seen.add(key);
+        if (r.until > now) {
+          table.restore(key, r);
+          res.restored.push({ source: sourceKeyText(key, this.v6), secondsLeft: Math.ceil((r.until - now) / 1000) });
+        } else if (r.until + p.forgetAfterSeconds * 1000 > now) {
+          table.restore(key, r);
+          res.remembered++;
+        } else {
+          res.expired++;
+        }
+      } catch {
+        res.skipped++; // whatever the entry holds, the others still count
       }
-      if (s.until! <= now) {
-        res.expired++;
-        continue;
-      }
-      const rec: BanRecord = { until: s.until!, since: s.since!, offences: Math.max(1, Math.floor(s.offences!)), reason, ruleId: s.rule.slice(0, 64), hits: s.hits! };
-      table.restore(key, rec);
-      res.restored.push({ source: sourceKeyText(key, this.v6), secondsLeft: Math.ceil((rec.until - now) / 1000) });
     }
     return res;
   }
 
-  /** Something changed: save within intervalMs (one save for any number of changes). */
+  /** One entry of the file as a record, or null if it cannot be used. `until` is capped at now + maxMs. */
+  private entry(b: unknown, now: number, maxMs: number): [SourceKey, BanRecord] | null {
+    if (b === null || typeof b !== 'object' || Array.isArray(b)) return null;
+    const s = b as Partial<StoredBan>;
+    const key = typeof s.source === 'string' ? sourceKeyFromText(s.source, this.v6) : null;
+    const nums = [s.until, s.since, s.offences, s.hits].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
+    const reason = typeof s.reason === 'string' ? REASON_NAMES.indexOf(s.reason) : -1;
+    if (key === null || !nums || reason < 0 || typeof s.rule !== 'string') return null;
+    const until = Math.min(s.until!, now + maxMs);
+    return [key, { until, since: Math.min(s.since!, until), offences: Math.min(MAX_OFFENCES, Math.max(1, Math.floor(s.offences!))), reason, ruleId: s.rule.slice(0, 64), hits: Math.floor(s.hits!) }];
+  }
+
+  /** Something changed: save within intervalMs (one save for any number of changes), in the background. */
   changed(): void {
     if (this.timer !== null || this.table === null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.trySave();
+      this.saveInBackground();
     }, this.intervalMs);
     this.timer.unref();
   }
 
-  /** Saves now (at stop). Errors go to onError; never throws. */
+  /** Resolves once no background save is in flight (tests, status). */
+  async idle(): Promise<void> {
+    while (this.inFlight !== null) await this.inFlight;
+  }
+
+  /** Saves now, synchronously (at stop), superseding a background save in flight. Errors go to onError; never throws. */
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.trySave();
-  }
-
-  private trySave(): void {
+    this.again = false;
     try {
       this.save();
     } catch (e) {
@@ -138,42 +204,168 @@ export class BanStore {
     }
   }
 
-  /** Writes the active bans atomically: temp file, fsync, rename, fsync of the directory. */
+  /** Writes the bans atomically and synchronously: temp file, fsync, rename, fsync of the directory. */
   save(): void {
     const table = this.table;
     if (table === null) return;
+    const gen = ++this.generation;
     const now = this.now();
-    const bans: StoredBan[] = [];
-    for (const [key, r] of table.entries(now)) {
-      bans.push({ source: sourceKeyText(key, this.v6), until: r.until, since: r.since, offences: r.offences, reason: REASON_NAMES[r.reason] ?? 'ok', rule: r.ruleId, hits: r.hits });
-    }
-    const data = `${JSON.stringify({ format: FORMAT, version: VERSION, savedAt: now, bans })}\n`;
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o600);
+    const data = this.document(now, this.text(this.snapshot(table, now), 0, Infinity));
+    const tmp = this.tmpName(gen);
     try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    // The rename is durable only once the directory entry is on disk.
-    const dfd = openSync(dirname(this.file), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeFileSync(fd, data); // loops until all is written, or throws (ENOSPC, EFBIG)
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+    } catch (e) {
+      removeQuietly(tmp);
+      throw e;
     }
     this.saves++;
+    fsyncDir(dirname(this.file));
   }
 
-  private moveAside(): string | null {
-    const to = `${this.file}.corrupt-${new Date(this.now()).toISOString().replace(/[:.]/g, '-')}`;
+  private saveInBackground(): void {
+    if (this.inFlight !== null) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = this.writeInBackground()
+      .catch((e: unknown) => this.onError(e as Error))
+      .finally(() => {
+        this.inFlight = null;
+        if (this.again) {
+          this.again = false;
+          this.changed();
+        }
+      });
+  }
+
+  private async writeInBackground(): Promise<void> {
+    const table = this.table;
+    if (table === null) return;
+    const gen = ++this.generation;
+    const now = this.now();
+    const snap = this.snapshot(table, now);
+    const parts: string[] = [];
+    for (let i = 0; i < snap.keys.length; i += CHUNK) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      if (gen !== this.generation) return; // a later save (the one at stop) took over
+      parts.push(this.text(snap, i, i + CHUNK));
+    }
+    const data = this.document(now, parts.join(','));
+    const tmp = this.tmpName(gen);
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    // The check and the rename in one turn: no other save can come between.
+    if (gen !== this.generation) {
+      removeQuietly(tmp);
+      return;
+    }
+    try {
+      renameSync(tmp, this.file);
+    } catch (e) {
+      removeQuietly(tmp);
+      throw e;
+    }
+    this.saves++;
+    fsyncDir(dirname(this.file));
+  }
+
+  /** The records to save, copied in one pass (cheap: no text yet). */
+  private snapshot(table: BanTable, now: number): Snapshot {
+    const s: Snapshot = { keys: [], until: [], since: [], offences: [], reason: [], rule: [], hits: [] };
+    for (const [key, r] of table.records(now)) {
+      s.keys.push(key);
+      s.until.push(r.until);
+      s.since.push(r.since);
+      s.offences.push(r.offences);
+      s.reason.push(r.reason);
+      s.rule.push(r.ruleId);
+      s.hits.push(r.hits);
+    }
+    return s;
+  }
+
+  /** Entries [from, to) of a snapshot as JSON objects joined by commas. */
+  private text(s: Snapshot, from: number, to: number): string {
+    const out: string[] = [];
+    const end = Math.min(to, s.keys.length);
+    for (let i = from; i < end; i++) {
+      const b: StoredBan = {
+        source: sourceKeyText(s.keys[i]!, this.v6),
+        until: s.until[i]!,
+        since: s.since[i]!,
+        offences: s.offences[i]!,
+        reason: REASON_NAMES[s.reason[i]!] ?? 'ok',
+        rule: s.rule[i]!,
+        hits: s.hits[i]!,
+      };
+      out.push(JSON.stringify(b));
+    }
+    return out.join(',');
+  }
+
+  private document(now: number, bans: string): string {
+    return `{"format":"${FORMAT}","version":${VERSION},"savedAt":${now},"bans":[${bans}]}\n`;
+  }
+
+  private tmpName(gen: number): string {
+    return `${this.file}.tmp-${process.pid}-${gen}`;
+  }
+
+  /** Temporary files of saves that a kill cut short (any process: only one sipwall runs). */
+  private removeStaleTemps(): void {
+    const dir = dirname(this.file);
+    const prefix = `${basename(this.file)}.tmp-`;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (n.startsWith(prefix)) removeQuietly(join(dir, n));
+  }
+
+  private moveAside(why: string): string | null {
+    const to = `${this.file}.${why}-${new Date(this.now()).toISOString().replace(/[:.]/g, '-')}`;
     try {
       renameSync(this.file, to);
       return to;
     } catch {
       return null;
     }
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or never made
+  }
+}
+
+/** The rename is durable only once the directory entry is on disk. */
+function fsyncDir(dir: string): void {
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
   }
 }

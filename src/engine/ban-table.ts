@@ -82,6 +82,16 @@ export class BanTable {
     for (const [k, r] of this.lru.entries()) if (r.until > now) yield [k, r];
   }
 
+  /**
+   * Records worth saving at `now`: active bans, and ended ones still
+   * remembered for escalation (forgetAfterSeconds), so that a restart does
+   * not forgive a repeat offender.
+   */
+  *records(now: number): Generator<[SourceKey, BanRecord]> {
+    const keep = this.policy.forgetAfterSeconds * 1000;
+    for (const [k, r] of this.lru.entries()) if (r.until + keep > now) yield [k, r];
+  }
+
   /** Restores a record (from the state file) as it was. */
   restore(key: SourceKey, rec: BanRecord): void {
     this.lru.set(key, rec);

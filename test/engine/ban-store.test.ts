@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,9 @@ t.test('bans survive a save and a restore; expired ones are dropped', async (t) 
   const b = new BanTable(POLICY);
   const res = new BanStore({ file, v6PrefixLength: 64, now: () => now }).restore(b);
   t.same(res.restored.map((r) => r.source).sort(), ['198.51.100.7', '2001:db8:5:6::/64']);
-  t.equal(res.expired, 1, 'the one that ran out meanwhile is dropped');
+  t.equal(res.remembered, 1, 'the one that ran out meanwhile is back as history only');
+  t.equal(b.active(key('198.51.100.8'), now), null, 'not banned');
+  t.equal(res.expired, 0);
   t.equal(res.restored.find((r) => r.source === '198.51.100.7')?.secondsLeft, 95);
   const rec = b.active(key('198.51.100.7'), now);
   t.match(rec, { offences: 1, ruleId: 'friendly-scanner', reason: R_SCANNER_UA });
@@ -97,4 +100,123 @@ t.test('a save that cannot write reports the error and does not throw', async (t
   store.flush();
   t.equal(errors.length, 1);
   t.match(errors[0]?.message, /ENOENT/);
+});
+
+t.test('a restart does not forgive a repeat offender: ended bans are kept while remembered', async (t) => {
+  const file = join(dir(), 'bans.json');
+  let now = 1_000_000;
+  const store = (): BanStore => new BanStore({ file, v6PrefixLength: 64, now: () => now });
+  let table = new BanTable(POLICY);
+  let st = store();
+  st.restore(table);
+  t.equal(table.ban(key('203.0.113.9'), now, R_SCANNER_UA, 'x'), 100, 'first offence: 100 s');
+  now += 200_000; // the ban ran out 100 s ago; remembered for 1000 s
+  st.save();
+  table = new BanTable(POLICY);
+  st = store();
+  const res = st.restore(table);
+  t.equal(res.remembered, 1);
+  t.same(res.restored, [], 'nothing to put back in the kernel');
+  t.equal(table.ban(key('203.0.113.9'), now, R_SCANNER_UA, 'x'), 400, 'second offence after the restart: escalated');
+  now += 400_000 + 1_000_000 + 1; // past the second ban and its memory
+  st.save();
+  t.equal((JSON.parse(readFileSync(file, 'utf8')) as { bans: unknown[] }).bans.length, 0, 'forgotten: not saved');
+});
+
+t.test('a hostile or foreign file: every entry judged alone, bans capped, another version moved aside', async (t) => {
+  const file = join(dir(), 'bans.json');
+  const now = 5_000_000;
+  const good = { source: '192.0.2.1', until: now + 10_000, since: now, offences: 1, reason: 'scanner-ua', rule: 'x', hits: 0 };
+  writeFileSync(file, JSON.stringify({ format: 'sipwall-bans', version: 1, bans: [
+    null, 7, 'x', [], { ...good, offences: null }, { ...good, hits: -1 },
+    good, { ...good, until: now + 99_000 }, // a repeat of the same source: the first counts
+    { ...good, source: '192.0.2.5', until: 1e300, offences: 1e9 },
+  ] }));
+  const table = new BanTable(POLICY);
+  const res = new BanStore({ file, v6PrefixLength: 64, now: () => now }).restore(table);
+  t.equal(res.skipped, 7, 'non-objects, bad numbers, a repeat');
+  t.same(res.restored.map((r) => r.source), ['192.0.2.1', '192.0.2.5']);
+  t.equal(res.restored[1]!.secondsLeft, POLICY.maxSeconds, 'a ban from the file is never longer than bans.maxSeconds');
+  t.equal(table.peek(key('192.0.2.5'))!.offences, 1000, 'offences capped');
+  t.equal(table.peek(key('192.0.2.1'))!.until, now + 10_000);
+
+  const d = dir();
+  const v2 = join(d, 'bans.json');
+  writeFileSync(v2, JSON.stringify({ format: 'sipwall-bans', version: 2, bans: [] }));
+  const r2 = new BanStore({ file: v2, v6PrefixLength: 64 }).restore(new BanTable(POLICY));
+  t.match(r2.warning, /another version of sipwall \(format version 2, this one reads 1\)/);
+  t.ok(readdirSync(d).some((f) => f.startsWith('bans.json.v2-')), 'kept for the admin');
+});
+
+t.test('a save runs in the background: the event loop turns while a large table is written', async (t) => {
+  const file = join(dir(), 'bans.json');
+  const table = new BanTable({ ...POLICY, maxEntries: 50_000 });
+  const store = new BanStore({ file, v6PrefixLength: 64, intervalMs: 1 });
+  store.restore(table);
+  const now = Date.now();
+  for (let i = 0; i < 20_000; i++) table.ban(key(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`), now, R_SCANNER_UA, 'x');
+  let turns = 0;
+  const tick = setInterval(() => turns++, 0);
+  store.changed();
+  await new Promise((r) => setTimeout(r, 5));
+  await store.idle();
+  clearInterval(tick);
+  t.equal(store.saves, 1);
+  t.ok(turns >= 3, `timers ran during the save (${turns} turns): it did not hold the thread`);
+  t.equal((JSON.parse(readFileSync(file, 'utf8')) as { bans: unknown[] }).bans.length, 20_000);
+});
+
+t.test('the save at stop supersedes one in flight: the newest bans win, no temp file is left', async (t) => {
+  const file = join(dir(), 'bans.json');
+  const table = new BanTable({ ...POLICY, maxEntries: 50_000 });
+  const store = new BanStore({ file, v6PrefixLength: 64, intervalMs: 1 });
+  store.restore(table);
+  const now = Date.now();
+  for (let i = 0; i < 20_000; i++) table.ban(key(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`), now, R_SCANNER_UA, 'x');
+  store.changed();
+  await new Promise((r) => setTimeout(r, 5)); // the background save has begun
+  table.ban(key('192.0.2.250'), now, R_SCANNER_UA, 'last');
+  store.flush();
+  await store.idle();
+  const bans = (JSON.parse(readFileSync(file, 'utf8')) as { bans: Array<{ source: string }> }).bans;
+  t.equal(bans.length, 20_001);
+  t.ok(bans.some((b) => b.source === '192.0.2.250'), 'the last ban is in the file');
+  t.equal(readdirSync(join(file, '..')).filter((f) => f.includes('.tmp-')).length, 0, 'no temp file left behind');
+});
+
+t.test('a short write (disk full) fails the save and leaves the good file alone', async (t) => {
+  const d = dir();
+  const file = join(d, 'bans.json');
+  const now = Date.now();
+  const good = JSON.stringify({ format: 'sipwall-bans', version: 1, savedAt: now, bans: [{ source: '192.0.2.1', until: now + 3_600_000, since: now, offences: 1, reason: 'scanner-ua', rule: 'x', hits: 0 }] });
+  writeFileSync(file, good);
+  // A child with a 4 KiB file size limit (ulimit -f 4) stands in for a full disk: the write comes up short.
+  const mod = new URL('../../src/engine/', import.meta.url).href;
+  const script = `
+    import { BanStore } from '${mod}ban-store.js';
+    import { BanTable } from '${mod}ban-table.js';
+    import { sourceKeyFromText } from '${mod}source-key.js';
+    const table = new BanTable(${JSON.stringify({ ...POLICY, maxEntries: 10_000 })});
+    const errors = [];
+    const store = new BanStore({ file: ${JSON.stringify(file)}, v6PrefixLength: 64, onError: (e) => errors.push(e.code ?? e.message) });
+    store.restore(table);
+    for (let i = 0; i < 2000; i++) table.ban(sourceKeyFromText('10.1.' + (i >> 8) + '.' + (i & 255), 64), Date.now(), 1, 'x');
+    store.flush();
+    console.log(JSON.stringify({ errors, saves: store.saves }));
+  `;
+  const r = spawnSync('bash', ['-c', 'ulimit -f 4 && exec node --input-type=module -e "$0"', script], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { errors: string[]; saves: number };
+  t.same(out.errors, ['EFBIG'], 'the error is reported');
+  t.equal(out.saves, 0);
+  t.equal(readFileSync(file, 'utf8'), good, 'the good file is untouched');
+  t.same(readdirSync(d).filter((f) => f.includes('.tmp-')), [], 'the partial temp file is removed');
+});
+
+t.test('temp files of a save cut short by a kill are removed at the next start', async (t) => {
+  const d = dir();
+  const file = join(d, 'bans.json');
+  writeFileSync(`${file}.tmp-4242-7`, '{"format":"sipwall-bans","vers');
+  new BanStore({ file, v6PrefixLength: 64 }).restore(new BanTable(POLICY));
+  t.same(readdirSync(d), []);
 });
