@@ -3,7 +3,7 @@
 // directory only root can write to. A stale socket left by a killed sipwall
 // is replaced; a live one (another sipwall answering) is an error.
 
-import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, type Stats, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -49,10 +49,17 @@ const clients = new WeakMap<Server, Set<Socket>>();
 export async function startControlServer(path: string, group: string, handle: ControlHandler): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   if (await alive(path)) throw new ControlError(`another sipwall is answering on ${path}; stop it first`);
+  // A socket left by a sipwall that was killed is removed; anything else at
+  // that path (a mistyped control.socket naming the config file) is not ours.
+  let st: Stats | null = null;
   try {
-    unlinkSync(path); // stale, from a sipwall that was killed
+    st = lstatSync(path);
   } catch {
     // absent: nothing to remove
+  }
+  if (st !== null) {
+    if (!st.isSocket()) throw new ControlError(`${path} exists and is not a socket; sipwall will not remove it (check control.socket)`);
+    unlinkSync(path);
   }
   const gid = group === '' ? -1 : groupId(group);
   const open = new Set<Socket>();

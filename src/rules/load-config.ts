@@ -2,7 +2,7 @@
 // key (maps merge, lists and scalars replace: the fail2ban jail.conf /
 // jail.local model) and validates the result.
 
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -81,6 +81,8 @@ export interface LoadOptions {
   configFile?: string | null;
   /** Shipped defaults (tests point this elsewhere). */
   defaultsFile?: string;
+  /** Where the admin's file is looked for when configFile is undefined (tests point this elsewhere). */
+  localDefaultFile?: string;
 }
 
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
@@ -88,11 +90,19 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const defaults = readYamlFile(defaultsFile);
   let localFile: string | null = null;
   if (opts.configFile === undefined) {
+    // Only a file that is not there means "defaults alone". One that is
+    // there but cannot be read (permissions, a symlink loop, a directory)
+    // is the admin's configuration all the same: running without it would
+    // drop their trusted trunks and secret hosts without a word.
+    // lstat: a symlink to a file that is gone (an unmounted volume) is there too.
+    const local = opts.localDefaultFile ?? DEFAULT_LOCAL_FILE;
+    let exists = true;
     try {
-      if (statSync(DEFAULT_LOCAL_FILE).isFile()) localFile = DEFAULT_LOCAL_FILE;
-    } catch {
-      localFile = null; // no local file: defaults alone are a valid setup
+      lstatSync(local);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') exists = false; // no local file: defaults alone are a valid setup
     }
+    if (exists) localFile = local;
   } else {
     localFile = opts.configFile;
   }

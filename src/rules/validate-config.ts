@@ -334,9 +334,10 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
     r.enabled ??= true;
     r.note ??= '';
   }
-  if (!cfg.control.socket.startsWith('/')) fail(ctx, 'control.socket', `must be an absolute path, got ${JSON.stringify(cfg.control.socket)}`);
+  // A path to a file of its own, not a directory (both are files sipwall creates and removes or replaces).
+  if (!cfg.control.socket.startsWith('/') || cfg.control.socket.endsWith('/')) fail(ctx, 'control.socket', `must be an absolute path to a file, got ${JSON.stringify(cfg.control.socket)}`);
   if (cfg.control.group !== '' && !/^[a-z_][a-z0-9_-]*\$?$/.test(cfg.control.group)) fail(ctx, 'control.group', `is not a valid group name: ${JSON.stringify(cfg.control.group)}`);
-  if (!cfg.stateFile.startsWith('/')) fail(ctx, 'stateFile', `must be an absolute path, got ${JSON.stringify(cfg.stateFile)}`);
+  if (!cfg.stateFile.startsWith('/') || cfg.stateFile.endsWith('/')) fail(ctx, 'stateFile', `must be an absolute path to a file, got ${JSON.stringify(cfg.stateFile)}`);
   if (!/^\d{1,5}([-:]\d{1,5})?$/.test(cfg.inline.ports)) fail(ctx, 'inline.ports', `must be a port or a range like 5060-5082, got ${JSON.stringify(cfg.inline.ports)}`);
   const [lo, hi = lo] = cfg.inline.ports.split(/[-:]/).map(Number) as [number, number?];
   if (lo < 1 || hi > 65535 || lo > hi) fail(ctx, 'inline.ports', `must be an ordered range within 1-65535, got ${cfg.inline.ports}`);

@@ -2,7 +2,7 @@
 // the process that serves it (no namespace needed: a socket in a temp dir).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +75,20 @@ t.test('a socket group sipwall cannot chown to: a ControlError, and nothing left
   t.equal(r.status, 0, `the process exits by itself (no server left open): ${r.stderr}`);
   t.match(r.stdout, /SIPWALL_ERR_CONTROL .*group "nogroup".*SupplementaryGroups=nogroup/);
   t.match(r.stdout, /socket file left: false/);
+});
+
+t.test('a file at the control path that is not a socket is refused and left alone; a stale socket is replaced', async (t) => {
+  const d = dir(t);
+  const path = join(d, 'sipwall.yaml'); // control.socket mistyped as the config file
+  writeFileSync(path, 'secretHosts: [a.example.com]\n');
+  await t.rejects(startControlServer(path, '', status), { name: 'ControlError', message: /exists and is not a socket/ });
+  t.equal(readFileSync(path, 'utf8'), 'secretHosts: [a.example.com]\n', 'the file is untouched');
+  // A socket left by a process killed with SIGKILL.
+  const stale = join(d, 'c.sock');
+  const child = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  t.equal(child.signal, 'SIGKILL');
+  t.ok(lstatSync(stale).isSocket(), 'a stale socket is there');
+  const server = await startControlServer(stale, '', status);
+  t.equal((await controlRequest(stale, { cmd: 'status' })).ok, true, 'replaced and answering');
+  await stopControlServer(server, stale);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -113,6 +113,8 @@ t.test('hostile or broken files are refused with file, key and reason', async (t
   refused(t, 'blocked: ["::ffff:192.0.2.1"]\n', 'blocked[0]', /IPv4-mapped.*write 192\.0\.2\.1 instead/);
   refused(t, 'trusted: ["::ffff:198.51.100.0/120"]\n', 'trusted[0]', /IPv4-mapped.*write 198\.51\.100\.0\/24 instead/);
   refused(t, 'inline:\n  trustMark: 0x200000\n  watchMark: 0x200000\n', 'inline.watchMark', /shares bits with inline.trustMark/);
+  refused(t, 'stateFile: /var/lib/sipwall/\n', 'stateFile', /absolute path to a file/);
+  refused(t, 'control:\n  socket: /run/sipwall/\n', 'control.socket', /absolute path to a file/);
   t.equal(({} as Record<string, unknown>)['polluted'], undefined, 'no prototype pollution');
 });
 
@@ -164,4 +166,23 @@ t.test('every key of the schema is documented in rules/README.md', async (t) => 
     if (s.t === 'fingerprint') walk(FINGERPRINT, path);
   };
   walk(SCHEMA, '');
+});
+
+t.test('the default admin file: absent means defaults alone; there but unreadable is an error, never silence', async (t) => {
+  const d = mkdtempSync(join(dir, 'etc-'));
+  const at = join(d, 'sipwall.yaml');
+  t.same(loadConfig({ localDefaultFile: at }).files, [DEFAULT_RULES_FILE], 'no file: the shipped defaults');
+  writeFileSync(at, 'secretHosts: [secret.example.com]\n');
+  t.same(loadConfig({ localDefaultFile: at }).config.secretHosts, ['secret.example.com'], 'a file: read');
+  rmSync(at);
+  symlinkSync(join(d, 'on-an-unmounted-volume.yaml'), at);
+  let e = thrown(() => loadConfig({ localDefaultFile: at }));
+  t.ok(e instanceof ConfigError, 'a symlink to a file that is gone: refused');
+  t.equal((e as ConfigError).file, at);
+  t.match((e as ConfigError).message, /no such file/);
+  rmSync(at);
+  mkdirSync(at);
+  e = thrown(() => loadConfig({ localDefaultFile: at }));
+  t.ok(e instanceof ConfigError, 'a directory: refused');
+  t.match((e as ConfigError).message, /not a regular file/);
 });
