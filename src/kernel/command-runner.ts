@@ -6,7 +6,7 @@
 // too: iptables and ipset live in /usr/sbin, which a non-login or non-root PATH
 // often lacks, and a clear "install package X" beats a bare ENOENT.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptionsWithStdioTuple, type StdioPipe } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { KernelError } from '../errors.js';
@@ -61,6 +61,16 @@ function notFound(name: string): KernelError {
   return new KernelError(`${name} not found in PATH or the sbin directories${hint}`);
 }
 
+/**
+ * Every child runs in a process group of its own (setsid): a Ctrl-C in a
+ * terminal signals the whole foreground group, and sipwall's stop must be
+ * the one to end its children, in order: the ipset pipe after the last ban,
+ * iptables-restore only once it has finished (killed half way, it changes
+ * nothing, and the rules it was removing stay). Under systemd the unit's
+ * KillMode=mixed does the same for `systemctl stop`.
+ */
+const CHILD_OPTIONS: SpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe> = { stdio: ['pipe', 'pipe', 'pipe'], detached: true };
+
 export class CommandRunner {
   readonly prefix: readonly string[];
 
@@ -91,7 +101,7 @@ export class CommandRunner {
   /** Start a long-lived command with piped stdio (BanSet's ipset). Throws KernelError when the binary is missing. */
   spawn(command: readonly string[]): ChildProcess {
     const [bin, ...args] = this.argv(command) as [string, ...string[]];
-    return spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawn(bin, args, CHILD_OPTIONS);
   }
 
   /** Run to completion; resolves with the exit code (never rejects on a non-zero exit). */
@@ -105,7 +115,7 @@ export class CommandRunner {
     const [bin, ...args] = argv as [string, ...string[]];
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(bin, args, CHILD_OPTIONS);
       const out: Buffer[] = [];
       const errs: Buffer[] = [];
       let settled = false;

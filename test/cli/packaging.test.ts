@@ -26,6 +26,10 @@ t.test('the unit restarts on failure, keeps state, and holds only the capabiliti
   t.match(keys.get('ExecStart'), /dist\/src\/cli\/main\.js start$/);
   t.match(keys.get('ExecStart'), /\/node --no-memory-reducer /, 'node starts without the memory reducer (src/cli/gc-tuning.ts)');
   t.match(keys.get('ExecReload'), /kill -HUP \$MAINPID/);
+  t.equal(keys.get('KillMode'), 'mixed', 'systemctl stop signals sipwall, which ends its children in order');
+  t.ok(Number(keys.get('TimeoutStopSec')) >= 45, 'time for two restores waiting on the xtables lock');
+  t.equal(keys.get('ReadWritePaths'), '-/run/xtables.lock', 'the legacy backend can take its lock under ProtectSystem=strict');
+  t.equal(keys.get('ExecStartPre'), '+/usr/bin/touch /run/xtables.lock');
   const defaults = readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8');
   t.match(defaults, /stateFile: \/var\/lib\/sipwall\//, 'the default state file is inside StateDirectory');
   t.match(defaults, /socket: \/run\/sipwall\//, 'the default control socket is inside RuntimeDirectory');

@@ -146,6 +146,17 @@ t.test('a normal stop leaves no rule or set behind', async (t) => {
   t.equal(await done, 0, 'a stop interrupted by SIGINT, SIGHUP and SIGTERM still exits 0');
   t.equal(norm(lab.pair.host.save(4)), norm(before4), 'with every rule removed');
   t.same(lab.pair.host.ipsetNames(), [], 'and every set');
+
+  // Ctrl-C in a terminal signals the whole foreground process group: sipwall's
+  // children (the ipset pipe, iptables-restore) must not get it, or the stop
+  // reports a dead ipset pipe, and an iptables-restore cut short could leave rules.
+  const tty = await lab.sipwall(config(), [], { ownProcessGroup: true });
+  const exited = new Promise<number | null>((r) => tty.child.once('exit', (code) => r(code)));
+  process.kill(-tty.child.pid!, 'SIGINT');
+  t.equal(await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]), 0, 'Ctrl-C: exits 0');
+  t.same(tty.events().filter((e) => e['level'] === 'error'), [], 'and logs no error');
+  t.equal(norm(lab.pair.host.save(4)), norm(before4), 'with every rule removed');
+  t.same(lab.pair.host.ipsetNames(), [], 'and every set');
 });
 
 t.test('kill -9 in fail-open mode leaves SIP flowing; cleanup then removes the rules', async (t) => {

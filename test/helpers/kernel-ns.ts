@@ -55,8 +55,8 @@ export class Ns {
   }
 
   /** Start a long-lived process in the namespace; killed when the namespace is deleted. */
-  spawn(argv: string[]): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+  spawn(argv: string[], opts: { detached?: boolean } = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.detached ?? false });
     this.#procs.add(child);
     child.on('close', () => this.#procs.delete(child));
     child.on('error', () => this.#procs.delete(child));

@@ -99,7 +99,8 @@ export class SipLab {
   }
 
   /** Starts `sipwall start` in the host namespace with this YAML config; resolves when it logged "start". */
-  async sipwall(yaml: string, args: string[] = []): Promise<SipwallProc> {
+  /** `own process group`: as a shell starts it, so that a terminal's Ctrl-C (SIGINT to the group) can be played. */
+  async sipwall(yaml: string, args: string[] = [], opts: { ownProcessGroup?: boolean } = {}): Promise<SipwallProc> {
     const cfg = join(this.dir, `sipwall-${seq++}.yaml`);
     // Each lab keeps its bans and its control socket in its own directory,
     // never in /var/lib/sipwall or /run/sipwall.
@@ -108,7 +109,7 @@ export class SipLab {
     if (!/^control:/m.test(text)) text += `\ncontrol: {socket: ${this.controlSocket}, group: ""}\n`;
     writeFileSync(cfg, text);
     this.lastConfig = cfg;
-    const child = this.pair.host.spawn(['node', NO_MEMORY_REDUCER, BIN, 'start', '--config', cfg, ...args]);
+    const child = this.pair.host.spawn(['node', NO_MEMORY_REDUCER, BIN, 'start', '--config', cfg, ...args], { detached: opts.ownProcessGroup ?? false });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const lines = new Lines(child);
