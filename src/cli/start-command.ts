@@ -104,6 +104,9 @@ interface Signals {
   reload: (() => void) | null;
 }
 
+/** Config keys a reload cannot apply (see reload in runInline). */
+const RESTART_KEYS = ['inline', 'ipv6PrefixLength', 'stateFile', 'control', 'metrics'] as const;
+
 async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConfig>, sig: Signals): Promise<number> {
   const log = new Logger();
   const gc = gcWarning();
@@ -222,13 +225,19 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   const reload = async (): Promise<{ ok: boolean; message: string }> => {
     try {
       const next = await loadConfigAsync(source);
+      // Keys read once at start (the kernel rules, the state file, the
+      // sockets, how IPv6 sources are keyed in every table and in the saved
+      // bans) keep their running values: half applied, they would disagree
+      // with what start set up. The admin is told which.
+      const unchanged = RESTART_KEYS.filter((k) => JSON.stringify(next.config[k]) !== JSON.stringify(loaded.config[k]));
+      next.config.ipv6PrefixLength = loaded.config.ipv6PrefixLength;
       engine.setRules(compileRules(next.config));
       // The native tier's answers were the old rules' (a source trusted then may be blocked now):
       // from here the engine decides again, and refills the table as it bans and trusts.
       queue?.hotClear();
       files = next.files;
-      if (JSON.stringify(next.config.inline) !== JSON.stringify(loaded.config.inline)) {
-        log.warn('reload-inline-ignored', { message: 'the inline section changed: restart sipwall to apply it' });
+      if (unchanged.length > 0) {
+        log.warn('reload-restart-keys', { keys: unchanged, message: `${unchanged.join(', ')} changed: read at start only, the running values stay; restart sipwall to apply them` });
       }
       log.lifecycle('reload', { files: next.files });
       return { ok: true, message: `rules reloaded from ${next.files.join(', ')}` };

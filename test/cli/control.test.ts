@@ -97,6 +97,15 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   writeFileSync(cfg, `secretHosts: [${SECRET}]\nblocked: [${PEER_A4}]\ninline: {queueNum: 320}\nstateFile: ${join(lab.dir, 'bans.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
   t.equal(cli('reload').status, 0);
   t.notOk(await delivered(PEER_A4, phone), 'blocked by the reloaded rules, the native tier included');
+
+  // Keys read at start only: the running values stay, and the admin is told which.
+  writeFileSync(cfg, `secretHosts: [${SECRET}]\nipv6PrefixLength: 56\ninline: {queueNum: 321}\nstateFile: ${join(lab.dir, 'other.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
+  t.equal(cli('reload').status, 0);
+  t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'reload-restart-keys')), 'a warning');
+  const w = sw.events().find((e) => e['event'] === 'reload-restart-keys')!;
+  t.same(w['keys'], ['inline', 'ipv6PrefixLength', 'stateFile'], 'naming each key a reload cannot apply');
+  t.equal(cli('ban', 'fd00:1:2:3::9').status, 0);
+  t.match(cli('bans').stdout, /fd00:1:2:3::\/64/, 'IPv6 sources still keyed per /64');
 });
 
 t.test('control commands: bad arguments and no sipwall give one-line errors', async (t) => {
