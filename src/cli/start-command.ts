@@ -20,6 +20,7 @@ import { Engine } from '../engine/engine.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
+import { needsRenewal, RENEW_EVERY_MS } from '../kernel/ban-set.js';
 import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import type { Family } from '../kernel/render-rules.js';
@@ -219,6 +220,16 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     },
   });
 
+  // The kernel holds an entry 24.8 days at most: longer bans are renewed (ban-set.ts).
+  const renew = setInterval(() => {
+    const now = Date.now();
+    for (const [key, r] of engine.bans.entries(now)) {
+      const left = Math.ceil((r.until - now) / 1000);
+      if (needsRenewal(left)) banSet.add(sourceKeyText(key, engine.rules.ipv6PrefixLength), left);
+    }
+  }, RENEW_EVERY_MS);
+  renew.unref();
+
   let files = loaded.files;
   // Loading and validation run in a worker (load-config-async.ts): the queue
   // keeps being answered meanwhile; the swap itself happens between batches.
@@ -276,6 +287,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   if (control !== null) await stopControlServer(control, ctl.socket);
   // Before the removal: a check racing it would put the rules back.
   await watchdog.stop();
+  clearInterval(renew);
   log.lifecycle('stopping', { signal });
   let code = 0;
   try {

@@ -102,6 +102,20 @@ export function timeoutSeconds(deadline: number, now: number): number {
   return Math.min(IPSET_MAX_TIMEOUT, Math.max(1, s));
 }
 
+/**
+ * Bans longer than the kernel can hold one (IPSET_MAX_TIMEOUT, 24.8 days;
+ * bans.maxSeconds allows a year) are added again every RENEW_EVERY_MS while
+ * more than RENEW_ABOVE_S seconds remain: an entry added with the cap then
+ * never lapses before its ban ends, and the last renewal, at most 23.8 days
+ * from the end, holds it to the end. Shorter bans need none.
+ */
+export const RENEW_EVERY_MS = 86_400_000;
+export const RENEW_ABOVE_S = IPSET_MAX_TIMEOUT - 2 * 86_400;
+
+export function needsRenewal(secondsLeft: number): boolean {
+  return secondsLeft > RENEW_ABOVE_S;
+}
+
 export class BanSet {
   readonly set4: string;
   readonly set6: string;

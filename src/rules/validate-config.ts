@@ -186,7 +186,9 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`;
+  if (typeof v === 'object') return 'a map';
+  // JSON has no Infinity or NaN (YAML's .inf, .nan, 1e400): it would print them as null.
+  return typeof v === 'number' ? `number ${String(v)}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 /** Whether a parsed IPv6 CIDR lies within ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
@@ -354,6 +356,11 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
   cfg.trusted.forEach((text, i) => {
     if (/\/0$/.test(text)) {
       ctx.warnings.push(`${ctx.fileFor(`trusted[${i}]`)}: trusted[${i}]: ${text} trusts every ${text.includes(':') ? 'IPv6' : 'IPv4'} source, which turns every rule off for them`);
+    }
+  });
+  cfg.blocked.forEach((text, i) => {
+    if (/\/0$/.test(text)) {
+      ctx.warnings.push(`${ctx.fileFor(`blocked[${i}]`)}: blocked[${i}]: ${text} blocks every ${text.includes(':') ? 'IPv6' : 'IPv4'} source: no SIP reaches the PBX over ${text.includes(':') ? 'IPv6' : 'IPv4'}, trusted sources included`);
     }
   });
   return cfg;

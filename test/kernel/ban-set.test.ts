@@ -3,7 +3,7 @@
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
 import type { KernelError } from '../../src/errors.js';
-import { BanSet, cidrFamily, timeoutSeconds } from '../../src/kernel/ban-set.js';
+import { BanSet, cidrFamily, needsRenewal, RENEW_EVERY_MS, timeoutSeconds } from '../../src/kernel/ban-set.js';
 import { installRules } from '../../src/kernel/install-rules.js';
 import { CONTROL_PORT, createNs, createPair, HOST4, HOST6, PEER_A4, PEER_A6, PEER_B4, PEER_B6, pollUntil, UdpProbe, type Ns, type Teardown } from '../helpers/kernel-ns.js';
 
@@ -37,6 +37,24 @@ t.test('pure helpers', async (t) => {
   t.equal(timeoutSeconds(1001, 0), 2, 'rounded up: never lifted early');
   t.equal(timeoutSeconds(-5000, 0), 1, 'at least 1');
   t.equal(timeoutSeconds(1e12, 0), 2147483, 'ipset maximum');
+});
+
+t.test('bans longer than the kernel holds an entry are renewed so the entry never lapses before the ban ends', async (t) => {
+  // The kernel's side, modelled: an entry added at `at` with the capped timeout ends at at + timeout.
+  const DAY = 86_400;
+  for (const days of [1, 7, 24, 25, 30, 60, 365]) {
+    const end = days * DAY;
+    let entryEnd = timeoutSeconds(end * 1000, 0); // the ban itself, at 0
+    let lapsed = -1;
+    for (let now = DAY; now < end; now += RENEW_EVERY_MS / 1000) {
+      if (entryEnd < now && lapsed < 0) lapsed = entryEnd;
+      const left = end - now;
+      if (needsRenewal(left)) entryEnd = now + timeoutSeconds(left * 1000, 0);
+    }
+    if (entryEnd < end && lapsed < 0) lapsed = entryEnd;
+    t.equal(lapsed, -1, `a ban of ${days} days: held in the kernel to its end`);
+  }
+  t.notOk(needsRenewal(7 * DAY), 'the default maximum (7 days) needs no renewal');
 });
 
 t.test('a ban is applied at once and drops the source on the SIP ports only', async (t) => {

@@ -149,6 +149,12 @@ t.test('trusting every address loads with a warning', async (t) => {
   t.match(warnings.join('\n'), /trusted\[2\]: ::\/0 trusts every IPv6 source/);
   t.notMatch(warnings.join('\n'), /trusted\[1\]/);
   t.same(loadConfig({ configFile: local('blocked: ["64:ff9b::c000:201", "::ffff:0:0/80", "::1"]\n') }).config.blocked.length, 3, 'a NAT64 address or a wider network is not a mapped address');
+  t.match(loadConfig({ configFile: local('blocked: ["10.0.0.0/8", "0.0.0.0/0"]\n') }).warnings.join('\n'), /blocked\[1\]: 0\.0\.0\.0\/0 blocks every IPv4 source: no SIP reaches the PBX over IPv4, trusted sources included/);
+});
+
+t.test('an infinite number is named as such, not as null', async (t) => {
+  refused(t, 'maxTrackedSources: .inf\n', 'maxTrackedSources', /must be a number, got number Infinity/);
+  refused(t, 'bans:\n  baseSeconds: 1e400\n', 'bans.baseSeconds', /got number Infinity/);
 });
 
 t.test('every key of the schema is documented in rules/README.md', async (t) => {
