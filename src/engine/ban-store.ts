@@ -220,6 +220,16 @@ export class BanStore {
       } finally {
         closeSync(fd);
       }
+    } catch (e) {
+      removeQuietly(tmp);
+      throw e;
+    }
+    this.commit(tmp);
+  }
+
+  /** Puts a written and fsync'd temp file in place of the state file. */
+  private commit(tmp: string): void {
+    try {
       renameSync(tmp, this.file);
     } catch (e) {
       removeQuietly(tmp);
@@ -276,14 +286,7 @@ export class BanStore {
       removeQuietly(tmp);
       return;
     }
-    try {
-      renameSync(tmp, this.file);
-    } catch (e) {
-      removeQuietly(tmp);
-      throw e;
-    }
-    this.saves++;
-    fsyncDir(dirname(this.file));
+    this.commit(tmp);
   }
 
   /** The records to save, copied in one pass (cheap: no text yet). */

@@ -148,13 +148,19 @@ t.test('a hostile or foreign file: every entry judged alone, bans capped, anothe
   t.ok(readdirSync(d).some((f) => f.startsWith('bans.json.v2-')), 'kept for the admin');
 });
 
-t.test('a save runs in the background: the event loop turns while a large table is written', async (t) => {
+/** A store over a table of 20,000 bans, saving 1 ms after a change. */
+function large(): { file: string; table: BanTable; store: BanStore; now: number } {
   const file = join(dir(), 'bans.json');
   const table = new BanTable({ ...POLICY, maxEntries: 50_000 });
   const store = new BanStore({ file, v6PrefixLength: 64, intervalMs: 1 });
   store.restore(table);
   const now = Date.now();
   for (let i = 0; i < 20_000; i++) table.ban(key(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`), now, R_SCANNER_UA, 'x');
+  return { file, table, store, now };
+}
+
+t.test('a save runs in the background: the event loop turns while a large table is written', async (t) => {
+  const { file, store } = large();
   let turns = 0;
   const tick = setInterval(() => turns++, 0);
   store.changed();
@@ -167,12 +173,7 @@ t.test('a save runs in the background: the event loop turns while a large table 
 });
 
 t.test('the save at stop supersedes one in flight: the newest bans win, no temp file is left', async (t) => {
-  const file = join(dir(), 'bans.json');
-  const table = new BanTable({ ...POLICY, maxEntries: 50_000 });
-  const store = new BanStore({ file, v6PrefixLength: 64, intervalMs: 1 });
-  store.restore(table);
-  const now = Date.now();
-  for (let i = 0; i < 20_000; i++) table.ban(key(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`), now, R_SCANNER_UA, 'x');
+  const { file, table, store, now } = large();
   store.changed();
   await new Promise((r) => setTimeout(r, 5)); // the background save has begun
   table.ban(key('192.0.2.250'), now, R_SCANNER_UA, 'last');
