@@ -29,11 +29,12 @@
 // stream is dropped as a gap, and data on a connection whose start we did
 // not see is dropped once PICKUP_MS have passed since the first segment
 // (before that, connections open across a restart are picked up at their
-// next data), or as soon as the table, full, has pushed out a flow in the
-// middle of a message: the client of that flow (who may have filled the
-// table with spoofed segments to that end) would otherwise have the rest of
-// its message picked up and judged as a message of its own, while the PBX
-// completes the one it holds. Until a SYN|ACK of the PBX has been seen, the rules are the
+// next data), or as soon as the table, full, has pushed out a flow: the
+// client of that flow (who may have filled the table with spoofed segments
+// to that end) would otherwise have the rest of its message picked up and
+// judged as a message of its own, while the PBX completes the one it holds
+// (even a flow that looked complete to us: the kernel may have thrown away
+// the end we judged). Until a SYN|ACK of the PBX has been seen, the rules are the
 // client's: a flow is forgotten on an RST or FIN at the next expected byte
 // or at a message boundary, restarted on a SYN or a far segment only at a
 // message boundary, and picked up at any first data.
@@ -44,7 +45,10 @@
 // of the stream (RFC 6093) so the PBX reads other bytes than we judged.
 // Payload-less RST and FIN always pass: they carry no SIP, and the PBX
 // should see a dropped peer leave. A bare SYN creates no flow (a flood of
-// them must not push live flows out of the table).
+// them must not push live flows out of the table), and neither does the
+// SYN|ACK the PBX answers it with: that is held aside (a table of its own)
+// until the client's first data completes the handshake, acknowledging the
+// PBX's initial sequence number, which a blind spoofer cannot know.
 //
 // Segments after a gap are dropped: the kernel has not delivered the missing
 // bytes either, and the sender retransmits in order (RFC 9293 §3.10.7.4), so
@@ -118,8 +122,14 @@ export class TcpFlows {
   private pbxDriven = false;
   /** Time of the first segment, for PICKUP_MS (-1: none yet). */
   private since = -1;
-  /** Flows pushed out of the full table in the middle of a message: from the first, no more pickups. */
-  evictedMidMessage = 0;
+  /** Flows pushed out of the full table: from the first, no more pickups. */
+  evicted = 0;
+  /**
+   * Connections the PBX's kernel accepted (its SYN|ACK), by the client's
+   * flow key, until the client's first data: the sequence number that data
+   * must start at, and the PBX's ISN + 1, which its ack must cover.
+   */
+  private readonly accepted = new LRUCache<string, { clientNext: number; pbxNext: number }>({ max: 65536 });
   /**
    * Connections the PBX is opening from a SIP port (Kamailio with
    * tcp_reuse_port, say), by the remote party's flow key, from the PBX's
@@ -131,8 +141,8 @@ export class TcpFlows {
   constructor(maxFlows = 16384) {
     this.lru = new LRUCache<string, Flow>({
       max: maxFlows,
-      dispose: (f, _key, reason) => {
-        if (reason === 'evict' && !TcpFlows.atBoundary(f)) this.evictedMidMessage++;
+      dispose: (_f, _key, reason) => {
+        if (reason === 'evict') this.evicted++;
       },
     });
   }
@@ -163,10 +173,16 @@ export class TcpFlows {
   pbxSegment(v: PacketView): void {
     const flags = v.tcpFlags;
     if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
+      // A new connection on this 4-tuple (its kernel answers a SYN on a live one with an ACK, RFC 5961 §4).
       this.pbxDriven = true;
-      this.lru.set(TcpFlows.reverseKey(v), TcpFlows.fresh(v.tcpAck >>> 0, v.tcpAck >>> 0));
+      const rk = TcpFlows.reverseKey(v);
+      this.lru.delete(rk);
+      this.accepted.set(rk, { clientNext: v.tcpAck >>> 0, pbxNext: (v.tcpSeq + 1) >>> 0 });
     } else if ((flags & TCP_SYN) !== 0) {
-      this.outbound.set(TcpFlows.reverseKey(v), true);
+      // The PBX connects out; whatever this 4-tuple carried before is over.
+      const rk = TcpFlows.reverseKey(v);
+      this.lru.delete(rk);
+      this.outbound.set(rk, true);
     } else if ((flags & TCP_RST) !== 0) {
       this.lru.delete(TcpFlows.reverseKey(v));
     } else if ((flags & TCP_ACK) !== 0) {
@@ -174,12 +190,15 @@ export class TcpFlows {
       // tier): each acknowledges what its kernel has read in order.
       const rk = TcpFlows.reverseKey(v);
       const a = v.tcpAck >>> 0;
-      const f = this.lru.peek(rk);
-      if (f === undefined) {
-        // The first we see of a connection the PBX opened: the remote party's stream starts where its kernel says.
-        if (this.outbound.delete(rk)) this.lru.set(rk, TcpFlows.fresh(a, a));
+      // The first we see of a connection after its handshake (one the PBX
+      // opened, or one it accepted where it speaks first): the remote
+      // party's stream starts where its kernel says.
+      if (this.outbound.delete(rk) || this.accepted.delete(rk)) {
+        this.lru.set(rk, TcpFlows.fresh(a, a));
         return;
       }
+      const f = this.lru.peek(rk);
+      if (f === undefined) return;
       if (!TcpFlows.ackKnown(f) || ((a - f.acked) | 0) > 0) f.acked = a;
       // Ahead of us (the FIN it acknowledges takes one): its kernel read
       // bytes we never judged (they went past the queue, or the flow began
@@ -253,8 +272,18 @@ export class TcpFlows {
     if (f === undefined) {
       // A connection the PBX is opening: it starts at the PBX's first segment (pbxSegment), not here.
       if (this.outbound.has(fk)) return TcpFlows.drop(d, R_TCP_GAP);
-      if (this.pbxDriven && (now - this.since > PICKUP_MS || this.evictedMidMessage > 0)) return TcpFlows.drop(d, R_TCP_GAP);
-      f = TcpFlows.fresh(seq);
+      const h = this.accepted.get(fk);
+      if (h !== undefined) {
+        // The handshake's end: at the number the SYN|ACK acknowledged, acknowledging the PBX's ISN
+        // (within a window: the PBX may have sent some data first). Anything else its kernel refuses too.
+        const ackOk = (((v.tcpAck >>> 0) - h.pbxNext) | 0) >= 0 && (((v.tcpAck >>> 0) - h.pbxNext) | 0) < RESYNC_WINDOW;
+        if (seq !== h.clientNext || !ackOk) return TcpFlows.drop(d, R_TCP_GAP);
+        this.accepted.delete(fk);
+        f = TcpFlows.fresh(seq, seq);
+      } else {
+        if (this.pbxDriven && (now - this.since > PICKUP_MS || this.evicted > 0)) return TcpFlows.drop(d, R_TCP_GAP);
+        f = TcpFlows.fresh(seq);
+      }
       this.lru.set(fk, f);
     }
     if (f.dropped) return TcpFlows.drop(d, R_FLOW_DROPPED);

@@ -32,7 +32,7 @@ export interface MetricsSources {
     rates: { readonly size: number; readonly evictions: number };
     bans: { activeCount(now: number): number };
     trust: { activeCount(now: number): number };
-    flows: { readonly size: number; readonly evictedMidMessage: number };
+    flows: { readonly size: number; readonly evicted: number };
   };
   /** Copies the native queue counters into `out` (STAT_INDEX order); false when there is no queue (yet). */
   readQueueStats(out: Float64Array): boolean;
@@ -254,12 +254,12 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
   });
 
   new Counter({
-    name: 'sipwall_tcp_flows_evicted_mid_message_total',
-    help: 'TCP flows pushed out of the full flow table while holding part of a message. From the first, connections whose start sipwall did not see are no longer picked up.',
+    name: 'sipwall_tcp_flows_evicted_total',
+    help: 'TCP flows pushed out of the full flow table. From the first, connections whose start sipwall did not see are no longer picked up.',
     registers,
     collect() {
       this.reset();
-      this.inc(src.engine.flows.evictedMidMessage);
+      this.inc(src.engine.flows.evicted);
     },
   });
 

@@ -62,12 +62,18 @@ export class Judge {
     return this.d;
   }
 
-  tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number, ack = 0): Decision {
-    return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload), ack), now);
+  /** The PBX's ISN + 1 on each connection whose SYN|ACK went through pbxTcp: what the client acknowledges. */
+  private readonly pbxNext = new Map<string, number>();
+
+  /** A segment from a client; its ack, unless given, acknowledges the PBX's SYN|ACK as a real client's would. */
+  tcp(src: string, sport: number, seq: number, flags: number, payload: Buffer | string, now: number, ack?: number): Decision {
+    const a = ack ?? this.pbxNext.get(`${src} ${sport}`) ?? 0;
+    return this.packet(buildTcpPacket(src, PBX, sport, 5060, seq, flags, Buffer.from(payload), a), now);
   }
 
   /** A segment the PBX sends back on that connection (its SYN|ACK acknowledging `ack`, its RST), through Engine.observe. */
   pbxTcp(dst: string, dport: number, seq: number, ack: number, flags: number, now: number, payload: Buffer | string = ''): Decision {
+    if ((flags & 0x12) === 0x12) this.pbxNext.set(`${dst} ${dport}`, (seq + 1) >>> 0);
     const pkt = buildTcpPacket(PBX, dst, 5060, dport, seq, flags, Buffer.from(payload), ack);
     const st = decodeIp(pkt, 0, pkt.length, this.view);
     if (st !== DECODE_OK) throw new Error(`test packet did not decode: ${st}`);

@@ -20,7 +20,7 @@ const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).st
 
 /** Every series name the registry exports: families, and a histogram's _bucket/_sum/_count. */
 async function exported(): Promise<{ families: Map<string, string>; names: Set<string> }> {
-  const engine = { rates: { size: 0, evictions: 0 }, bans: { activeCount: () => 0 }, trust: { activeCount: () => 0 }, flows: { size: 0, evictedMidMessage: 0 } };
+  const engine = { rates: { size: 0, evictions: 0 }, bans: { activeCount: () => 0 }, trust: { activeCount: () => 0 }, flows: { size: 0, evicted: 0 } };
   const m = createSipwallMetrics({ counters: new LoopCounters(), engine, readQueueStats: (o) => (o.fill(0), true), kernelQueue: () => null });
   const families = new Map<string, string>();
   for (const [, name, type] of (await m.registry.metrics()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(name!, type!);

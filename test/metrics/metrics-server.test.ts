@@ -11,7 +11,7 @@ import { LoopCounters } from '../../src/queue/verdict-loop.js';
 function registry(): Registry {
   const counters = new LoopCounters();
   counters.dropped[5] = 3;
-  const engine = { rates: { size: 0, evictions: 0 }, bans: { activeCount: () => 0 }, trust: { activeCount: () => 0 }, flows: { size: 0, evictedMidMessage: 0 } };
+  const engine = { rates: { size: 0, evictions: 0 }, bans: { activeCount: () => 0 }, trust: { activeCount: () => 0 }, flows: { size: 0, evicted: 0 } };
   return createSipwallMetrics({ counters, engine, readQueueStats: () => false, kernelQueue: () => null }).registry;
 }
 

@@ -24,7 +24,7 @@ function fake() {
     trusted: 0,
     bans: { activeCount: (): number => engine.banned },
     trust: { activeCount: (): number => engine.trusted },
-    flows: { size: 0, evictedMidMessage: 0 },
+    flows: { size: 0, evicted: 0 },
   };
   const native = new Float64Array(STATS_COUNT);
   const setStat = (name: StatName, v: number): void => void (native[STAT_INDEX[name]] = v);
@@ -69,7 +69,7 @@ t.test('each series carries the value of the counter it reads, under its documen
   Object.assign(f.engine, { banned: 2, trusted: 3 });
   f.engine.rates = { size: 42, evictions: 6 };
   f.engine.flows.size = 5;
-  f.engine.flows.evictedMidMessage = 2;
+  f.engine.flows.evicted = 2;
   const stats: Array<[StatName, number]> = [
     ['packets', 130], ['batches', 20], ['jsCalls', 18], ['toJs', 122], ['hotAccept', 1], ['hotDrop', 6], ['hotTrust', 2],
     ['tcpEmptyAccept', 1], ['verdictSends', 19], ['verdictMessages', 25], ['enobufs', 3], ['jsErrors', 1], ['jsUnanswered', 4],
@@ -115,7 +115,7 @@ t.test('each series carries the value of the counter it reads, under its documen
   t.equal(v('sipwall_tracked_sources'), 42);
   t.equal(v('sipwall_tracked_source_evictions_total'), 6);
   t.equal(v('sipwall_tcp_flows'), 5);
-  t.equal(v('sipwall_tcp_flows_evicted_mid_message_total'), 2);
+  t.equal(v('sipwall_tcp_flows_evicted_total'), 2);
   t.equal(v('sipwall_rules_restored_total'), 3);
 
   t.equal(v('sipwall_native_hot_hits_total', { verdict: 'drop' }), 6);
