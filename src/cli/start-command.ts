@@ -105,8 +105,38 @@ interface Signals {
   reload: (() => void) | null;
 }
 
+/** Long bans renewed at a time, the ipset pipe drained between slices. */
+const RENEW_SLICE = 16_384;
+
 /** Config keys a reload cannot apply (see reload in runInline). */
-const RESTART_KEYS = ['inline', 'ipv6PrefixLength', 'stateFile', 'control', 'metrics'] as const;
+const RESTART_KEYS: ReadonlyArray<readonly string[]> = [
+  ['inline'], // the kernel rules, the queue
+  ['ipv6PrefixLength'], // how IPv6 sources are keyed in every table and in the saved bans
+  ['stateFile'],
+  ['control'],
+  ['metrics'],
+  ['answers', 'watch'], // the kernel's out chain
+  ['answers', 'unknownUserStatus'], // the kernel's answer prefilter
+  ['maxTrackedSources'], // tables sized once
+  ['bans', 'maxEntries'],
+];
+
+/** Copies each of RESTART_KEYS from `running` into `next`; returns the dotted names of those that differed. */
+function pinRestartKeys(next: Record<string, unknown>, running: Record<string, unknown>): string[] {
+  const changed: string[] = [];
+  for (const path of RESTART_KEYS) {
+    let to = next;
+    let from = running;
+    for (const k of path.slice(0, -1)) {
+      to = to[k] as Record<string, unknown>;
+      from = from[k] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1]!;
+    if (JSON.stringify(to[last]) !== JSON.stringify(from[last])) changed.push(path.join('.'));
+    to[last] = from[last];
+  }
+  return changed;
+}
 
 async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConfig>, sig: Signals): Promise<number> {
   const log = new Logger();
@@ -221,12 +251,21 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   });
 
   // The kernel holds an entry 24.8 days at most: longer bans are renewed (ban-set.ts).
+  // Collected first, then fed in slices the ipset pipe has room for (BanSet
+  // queues 65,536 changes at most and refuses the rest).
   const renew = setInterval(() => {
-    const now = Date.now();
-    for (const [key, r] of engine.bans.entries(now)) {
-      const left = Math.ceil((r.until - now) / 1000);
-      if (needsRenewal(left)) banSet.add(sourceKeyText(key, engine.rules.ipv6PrefixLength), left);
-    }
+    void (async () => {
+      const now = Date.now();
+      const due: Array<[string, number]> = [];
+      for (const [key, r] of engine.bans.entries(now)) {
+        const left = Math.ceil((r.until - now) / 1000);
+        if (needsRenewal(left)) due.push([sourceKeyText(key, engine.rules.ipv6PrefixLength), left]);
+      }
+      for (let i = 0; i < due.length; i += RENEW_SLICE) {
+        if (i > 0 && !(await banSet.flushed(60_000))) log.warn('ban-renewal', { message: 'the ipset pipe is behind; renewing the rest anyway', renewed: i, of: due.length });
+        for (const [cidr, left] of due.slice(i, i + RENEW_SLICE)) banSet.add(cidr, left);
+      }
+    })();
   }, RENEW_EVERY_MS);
   renew.unref();
 
@@ -240,8 +279,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
       // sockets, how IPv6 sources are keyed in every table and in the saved
       // bans) keep their running values: half applied, they would disagree
       // with what start set up. The admin is told which.
-      const unchanged = RESTART_KEYS.filter((k) => JSON.stringify(next.config[k]) !== JSON.stringify(loaded.config[k]));
-      next.config.ipv6PrefixLength = loaded.config.ipv6PrefixLength;
+      const unchanged = pinRestartKeys(next.config as unknown as Record<string, unknown>, loaded.config as unknown as Record<string, unknown>);
       engine.setRules(compileRules(next.config));
       // The native tier's answers were the old rules' (a source trusted then may be blocked now):
       // from here the engine decides again, and refills the table as it bans and trusts.

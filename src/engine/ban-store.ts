@@ -5,14 +5,16 @@
 // a crash or power cut leaves either the old file or the new one, never half
 // of one (rename(2) is atomic within a filesystem). Saves are batched: a
 // change marks the store dirty and a timer writes at most once per interval,
-// so kill -9 during a ban storm loses at most one interval of bans.
+// so kill -9 during a ban storm loses the bans of one interval and of the
+// save in flight (a full table takes a few seconds to write).
 //
 // A save while serving runs in the background: it runs on the thread that
 // answers the queue, and a full table (262,144 bans) took 1.9 s to write
 // and fsync in one piece, during which the kernel queue overflowed (fail
 // mode for everyone) exactly when the PBX was under attack. So the table is
-// copied in one quick pass, turned into text a chunk per turn of the event
-// loop, and written and fsync'd by libuv's threads. The save at stop is
+// copied and turned into text a slice per turn of the event loop, and
+// written and fsync'd (file and directory) by libuv's threads; only the
+// rename runs on this thread. The save at stop is
 // synchronous and supersedes one in flight (a generation number: a
 // background save renames its file only if no later save began).
 //
@@ -140,6 +142,7 @@ export class BanStore {
     const now = this.now();
     const p = table.policy;
     const seen = new Set<SourceKey>();
+    const keep: Array<[SourceKey, BanRecord]> = [];
     for (const b of doc.bans as unknown[]) {
       try {
         const rec = this.entry(b, now, p.maxSeconds * 1000);
@@ -150,10 +153,10 @@ export class BanStore {
         const [key, r] = rec;
         seen.add(key);
         if (r.until > now) {
-          table.restore(key, r);
+          keep.push(rec);
           res.restored.push({ source: sourceKeyText(key, this.v6), secondsLeft: Math.ceil((r.until - now) / 1000) });
         } else if (r.until + p.forgetAfterSeconds * 1000 > now) {
-          table.restore(key, r);
+          keep.push(rec);
           res.remembered++;
         } else {
           res.expired++;
@@ -162,6 +165,9 @@ export class BanStore {
         res.skipped++; // whatever the entry holds, the others still count
       }
     }
+    // The file lists the oldest first (the table's order): put back in that
+    // order, so the table, full, forgets the oldest again, not the newest.
+    for (const [key, r] of keep) table.restore(key, r);
     return res;
   }
 
@@ -227,8 +233,8 @@ export class BanStore {
     this.commit(tmp);
   }
 
-  /** Puts a written and fsync'd temp file in place of the state file. */
-  private commit(tmp: string): void {
+  /** Puts a written and fsync'd temp file in place of the state file; `syncDir`: and fsyncs the directory here. */
+  private commit(tmp: string, syncDir = true): void {
     try {
       renameSync(tmp, this.file);
     } catch (e) {
@@ -236,7 +242,7 @@ export class BanStore {
       throw e;
     }
     this.saves++;
-    fsyncDir(dirname(this.file));
+    if (syncDir) fsyncDir(dirname(this.file));
   }
 
   private saveInBackground(): void {
@@ -260,20 +266,40 @@ export class BanStore {
     if (table === null) return;
     const gen = ++this.generation;
     const now = this.now();
-    const snap = this.snapshot(table, now);
-    const parts: string[] = [];
-    for (let i = 0; i < snap.keys.length; i += CHUNK) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
-      if (gen !== this.generation) return; // a later save (the one at stop) took over
-      parts.push(this.text(snap, i, i + CHUNK));
-    }
-    const data = this.document(now, parts.join(','));
+    // A slice of the table per turn: its Map iterator stays valid while
+    // packets change the table in between (ban-table.ts). A record moved
+    // meanwhile may be copied twice; restore keeps the first.
+    // Each slice is written as it is made: one 30 MB string for a full table
+    // would cost its encoding (75 ms) in one turn.
+    const records = table.records(now);
     const tmp = this.tmpName(gen);
+    let superseded = false;
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(data);
-        await fh.sync();
+        const [head, tail] = this.document(now, '\u0000').split('\u0000') as [string, string];
+        await fh.write(head);
+        let first = true;
+        for (let done = false; !done && !superseded; ) {
+          const snap = emptySnapshot();
+          for (let n = 0; n < CHUNK; n++) {
+            const it = records.next();
+            if (it.done === true) {
+              done = true;
+              break;
+            }
+            copyRecord(snap, it.value[0], it.value[1]);
+          }
+          if (snap.keys.length > 0) {
+            await fh.write(`${first ? '' : ','}${this.text(snap, 0, snap.keys.length)}`);
+            first = false;
+          }
+          superseded = gen !== this.generation; // a later save (the one at stop) took over
+        }
+        if (!superseded) {
+          await fh.write(tail);
+          await fh.sync();
+        }
       } finally {
         await fh.close();
       }
@@ -282,25 +308,23 @@ export class BanStore {
       throw e;
     }
     // The check and the rename in one turn: no other save can come between.
-    if (gen !== this.generation) {
+    if (superseded || gen !== this.generation) {
       removeQuietly(tmp);
       return;
     }
-    this.commit(tmp);
+    this.commit(tmp, false);
+    const dir = await open(dirname(this.file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
-  /** The records to save, copied in one pass (cheap: no text yet). */
+  /** The records to save, copied in one pass (no text yet). */
   private snapshot(table: BanTable, now: number): Snapshot {
-    const s: Snapshot = { keys: [], until: [], since: [], offences: [], reason: [], rule: [], hits: [] };
-    for (const [key, r] of table.records(now)) {
-      s.keys.push(key);
-      s.until.push(r.until);
-      s.since.push(r.since);
-      s.offences.push(r.offences);
-      s.reason.push(r.reason);
-      s.rule.push(r.ruleId);
-      s.hits.push(r.hits);
-    }
+    const s = emptySnapshot();
+    for (const [key, r] of table.records(now)) copyRecord(s, key, r);
     return s;
   }
 
@@ -353,6 +377,20 @@ export class BanStore {
       return null;
     }
   }
+}
+
+function emptySnapshot(): Snapshot {
+  return { keys: [], until: [], since: [], offences: [], reason: [], rule: [], hits: [] };
+}
+
+function copyRecord(s: Snapshot, key: SourceKey, r: BanRecord): void {
+  s.keys.push(key);
+  s.until.push(r.until);
+  s.since.push(r.since);
+  s.offences.push(r.offences);
+  s.reason.push(r.reason);
+  s.rule.push(r.ruleId);
+  s.hits.push(r.hits);
 }
 
 function removeQuietly(path: string): void {

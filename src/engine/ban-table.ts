@@ -2,11 +2,18 @@
 //
 // The record of a source outlives its ban by `forgetAfterMs`, so a source
 // banned again soon after its ban ran out gets a longer ban (fail2ban's
-// "recidive" jail, built in). Bounded by an LRU: beyond `maxEntries` the least
-// recently touched record is forgotten here, while the kernel's ipset keeps
+// "recidive" jail, built in). Bounded: beyond `maxEntries` the least
+// recently banned record is forgotten here, while the kernel's ipset keeps
 // the entry until its own timeout.
+//
+// A Map in recency order (a ban moves its record to the end) rather than
+// lru-cache, as the other per-source tables use: the ban store saves this
+// table while packets keep changing it (ban-store.ts), a slice per turn of
+// the event loop. A Map's iterator is specified under mutation (ECMA-262
+// §24.1.3: entries deleted are skipped, entries added are visited), where
+// lru-cache's walk stops at an entry deleted under it, and costs about a
+// tenth as much per entry.
 
-import { LRUCache } from 'lru-cache';
 import type { SourceKey } from './source-key.js';
 
 export interface BanRecord {
@@ -33,17 +40,29 @@ export interface BanPolicy {
 }
 
 export class BanTable {
-  private readonly lru: LRUCache<SourceKey, BanRecord>;
+  /** Oldest ban first. */
+  private readonly byRecency = new Map<SourceKey, BanRecord>();
   policy: BanPolicy;
 
   constructor(policy: BanPolicy) {
     this.policy = policy;
-    this.lru = new LRUCache<SourceKey, BanRecord>({ max: policy.maxEntries });
+  }
+
+  get size(): number {
+    return this.byRecency.size;
+  }
+
+  /** Puts a record last (the most recent), forgetting the oldest beyond maxEntries. */
+  private put(key: SourceKey, rec: BanRecord): void {
+    const m = this.byRecency;
+    m.delete(key);
+    m.set(key, rec);
+    while (m.size > this.policy.maxEntries) m.delete(m.keys().next().value as SourceKey);
   }
 
   /** The ban record of a source if it is banned at `now`, else null. Counts the hit. */
   active(key: SourceKey, now: number): BanRecord | null {
-    const r = this.lru.peek(key);
+    const r = this.byRecency.get(key);
     if (r === undefined || r.until <= now) return null;
     r.hits++;
     return r;
@@ -51,7 +70,7 @@ export class BanTable {
 
   /** The record of a source, banned or not, without counting a hit or touching recency. */
   peek(key: SourceKey): BanRecord | undefined {
-    return this.lru.peek(key);
+    return this.byRecency.get(key);
   }
 
   /**
@@ -60,26 +79,26 @@ export class BanTable {
    */
   ban(key: SourceKey, now: number, reason: number, ruleId: string, fixedSeconds = 0): number {
     const p = this.policy;
-    let r = this.lru.get(key);
+    let r = this.byRecency.get(key);
     if (r !== undefined && r.until + p.forgetAfterSeconds * 1000 < now) r = undefined; // forgiven: escalation starts over
     const offences = r === undefined ? 1 : r.offences + 1;
     const seconds =
       fixedSeconds > 0 ? fixedSeconds : Math.min(p.maxSeconds, Math.round(p.baseSeconds * p.factor ** (offences - 1)));
     const rec: BanRecord = { until: now + seconds * 1000, since: now, offences, reason, ruleId, hits: r?.hits ?? 0 };
-    this.lru.set(key, rec);
+    this.put(key, rec);
     return seconds;
   }
 
   /** Lifts a ban; the record is dropped too (an admin's unban forgives). Returns whether one was active. */
   unban(key: SourceKey, now: number): boolean {
-    const r = this.lru.peek(key);
-    this.lru.delete(key);
+    const r = this.byRecency.get(key);
+    this.byRecency.delete(key);
     return r !== undefined && r.until > now;
   }
 
   /** Active bans at `now`, for listing and persistence. */
   *entries(now: number): Generator<[SourceKey, BanRecord]> {
-    for (const [k, r] of this.lru.entries()) if (r.until > now) yield [k, r];
+    for (const [k, r] of this.byRecency) if (r.until > now) yield [k, r];
   }
 
   /**
@@ -89,17 +108,17 @@ export class BanTable {
    */
   *records(now: number): Generator<[SourceKey, BanRecord]> {
     const keep = this.policy.forgetAfterSeconds * 1000;
-    for (const [k, r] of this.lru.entries()) if (r.until + keep > now) yield [k, r];
+    for (const [k, r] of this.byRecency) if (r.until + keep > now) yield [k, r];
   }
 
-  /** Restores a record (from the state file) as it was. */
+  /** Restores a record (from the state file) as it was, as the most recent. */
   restore(key: SourceKey, rec: BanRecord): void {
-    this.lru.set(key, rec);
+    this.put(key, rec);
   }
 
   activeCount(now: number): number {
     let n = 0;
-    for (const r of this.lru.values()) if (r.until > now) n++;
+    for (const r of this.byRecency.values()) if (r.until > now) n++;
     return n;
   }
 }

@@ -221,3 +221,19 @@ t.test('temp files of a save cut short by a kill are removed at the next start',
   new BanStore({ file, v6PrefixLength: 64 }).restore(new BanTable(POLICY));
   t.same(readdirSync(d), []);
 });
+
+t.test('a restart keeps the table\'s recency: when full, the oldest records go, not the newest', async (t) => {
+  const file = join(dir(), 'bans.json');
+  let now = 1_000_000;
+  const policy = { ...POLICY, maxEntries: 1024 };
+  const table = new BanTable(policy);
+  const store = new BanStore({ file, v6PrefixLength: 64, now: () => now });
+  store.restore(table);
+  for (let i = 0; i < 1024; i++) table.ban(key(`10.2.${i >> 8}.${i & 255}`), now + i, R_SCANNER_UA, 'x');
+  store.save();
+  const again = new BanTable(policy);
+  new BanStore({ file, v6PrefixLength: 64, now: () => now }).restore(again);
+  again.ban(key('192.0.2.77'), now + 2000, R_SCANNER_UA, 'x'); // one more: the table forgets one record
+  t.ok(again.peek(key('10.2.3.255')), 'the newest restored record is kept');
+  t.equal(again.peek(key('10.2.0.0')), undefined, 'the oldest is the one forgotten');
+});
