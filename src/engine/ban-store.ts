@@ -216,7 +216,7 @@ export class BanStore {
     if (table === null) return;
     const gen = ++this.generation;
     const now = this.now();
-    const data = this.document(now, this.text(this.snapshot(table, now), 0, Infinity));
+    const data = `${head(now)}${this.text(this.snapshot(table, now), 0, Infinity)}${TAIL}`;
     const tmp = this.tmpName(gen);
     try {
       const fd = openSync(tmp, 'w', 0o600);
@@ -277,8 +277,7 @@ export class BanStore {
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
-        const [head, tail] = this.document(now, '\u0000').split('\u0000') as [string, string];
-        await fh.write(head);
+        await fh.write(head(now));
         let first = true;
         for (let done = false; !done && !superseded; ) {
           const snap = emptySnapshot();
@@ -297,7 +296,7 @@ export class BanStore {
           superseded = gen !== this.generation; // a later save (the one at stop) took over
         }
         if (!superseded) {
-          await fh.write(tail);
+          await fh.write(TAIL);
           await fh.sync();
         }
       } finally {
@@ -347,10 +346,6 @@ export class BanStore {
     return out.join(',');
   }
 
-  private document(now: number, bans: string): string {
-    return `{"format":"${FORMAT}","version":${VERSION},"savedAt":${now},"bans":[${bans}]}\n`;
-  }
-
   private tmpName(gen: number): string {
     return `${this.file}.tmp-${process.pid}-${gen}`;
   }
@@ -378,6 +373,12 @@ export class BanStore {
     }
   }
 }
+
+/** The file is head(now), the bans as JSON objects joined by commas, TAIL. */
+function head(now: number): string {
+  return `{"format":"${FORMAT}","version":${VERSION},"savedAt":${now},"bans":[`;
+}
+const TAIL = ']}\n';
 
 function emptySnapshot(): Snapshot {
   return { keys: [], until: [], since: [], offences: [], reason: [], rule: [], hits: [] };
