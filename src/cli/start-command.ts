@@ -19,8 +19,7 @@ import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
 import { sourceKeyText } from '../engine/source-key.js';
 import { SipwallError } from '../errors.js';
-import { BanSet, checkPrivilege, installRules, removeRules } from '../kernel/index.js';
-import { needsRenewal, RENEW_EVERY_MS } from '../kernel/ban-set.js';
+import { BanSet, checkPrivilege, installRules, needsRenewal, removeRules, RENEW_EVERY_MS } from '../kernel/index.js';
 import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import type { Family } from '../kernel/render-rules.js';
@@ -279,14 +278,14 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
       // sockets, how IPv6 sources are keyed in every table and in the saved
       // bans) keep their running values: half applied, they would disagree
       // with what start set up. The admin is told which.
-      const unchanged = pinRestartKeys(next.config as unknown as Record<string, unknown>, loaded.config as unknown as Record<string, unknown>);
+      const pinned = pinRestartKeys(next.config as unknown as Record<string, unknown>, loaded.config as unknown as Record<string, unknown>);
       engine.setRules(compileRules(next.config));
       // The native tier's answers were the old rules' (a source trusted then may be blocked now):
       // from here the engine decides again, and refills the table as it bans and trusts.
       queue?.hotClear();
       files = next.files;
-      if (unchanged.length > 0) {
-        log.warn('reload-restart-keys', { keys: unchanged, message: `${unchanged.join(', ')} changed: read at start only, the running values stay; restart sipwall to apply them` });
+      if (pinned.length > 0) {
+        log.warn('reload-restart-keys', { keys: pinned, message: `${pinned.join(', ')} changed: read at start only, the running values stay; restart sipwall to apply them` });
       }
       log.lifecycle('reload', { files: next.files });
       return { ok: true, message: `rules reloaded from ${next.files.join(', ')}` };
