@@ -74,17 +74,6 @@ export interface BanStoreOptions {
   onError?: (err: Error) => void;
 }
 
-/** The table's records at one moment, copied field by field (the records themselves change: hits). */
-interface Snapshot {
-  keys: SourceKey[];
-  until: number[];
-  since: number[];
-  offences: number[];
-  reason: number[];
-  rule: string[];
-  hits: number[];
-}
-
 export class BanStore {
   readonly file: string;
   private readonly v6: number;
@@ -216,7 +205,7 @@ export class BanStore {
     if (table === null) return;
     const gen = ++this.generation;
     const now = this.now();
-    const data = `${head(now)}${this.text(this.snapshot(table, now), 0, Infinity)}${TAIL}`;
+    const data = `${head(now)}${this.text(table.records(now))}${TAIL}`;
     const tmp = this.tmpName(gen);
     try {
       const fd = openSync(tmp, 'w', 0o600);
@@ -280,17 +269,18 @@ export class BanStore {
         await fh.write(head(now));
         let first = true;
         for (let done = false; !done && !superseded; ) {
-          const snap = emptySnapshot();
+          const slice: Array<[SourceKey, BanRecord]> = [];
           for (let n = 0; n < CHUNK; n++) {
             const it = records.next();
             if (it.done === true) {
               done = true;
               break;
             }
-            copyRecord(snap, it.value[0], it.value[1]);
+            slice.push(it.value);
           }
-          if (snap.keys.length > 0) {
-            await fh.write(`${first ? '' : ','}${this.text(snap, 0, snap.keys.length)}`);
+          if (slice.length > 0) {
+            // Turned into text in this turn: the records cannot change under it.
+            await fh.write(`${first ? '' : ','}${this.text(slice)}`);
             first = false;
           }
           superseded = gen !== this.generation; // a later save (the one at stop) took over
@@ -320,27 +310,11 @@ export class BanStore {
     }
   }
 
-  /** The records to save, copied in one pass (no text yet). */
-  private snapshot(table: BanTable, now: number): Snapshot {
-    const s = emptySnapshot();
-    for (const [key, r] of table.records(now)) copyRecord(s, key, r);
-    return s;
-  }
-
-  /** Entries [from, to) of a snapshot as JSON objects joined by commas. */
-  private text(s: Snapshot, from: number, to: number): string {
+  /** Records as JSON objects joined by commas. */
+  private text(records: Iterable<[SourceKey, BanRecord]>): string {
     const out: string[] = [];
-    const end = Math.min(to, s.keys.length);
-    for (let i = from; i < end; i++) {
-      const b: StoredBan = {
-        source: sourceKeyText(s.keys[i]!, this.v6),
-        until: s.until[i]!,
-        since: s.since[i]!,
-        offences: s.offences[i]!,
-        reason: REASON_NAMES[s.reason[i]!] ?? 'ok',
-        rule: s.rule[i]!,
-        hits: s.hits[i]!,
-      };
+    for (const [key, r] of records) {
+      const b: StoredBan = { source: sourceKeyText(key, this.v6), until: r.until, since: r.since, offences: r.offences, reason: REASON_NAMES[r.reason] ?? 'ok', rule: r.ruleId, hits: r.hits };
       out.push(JSON.stringify(b));
     }
     return out.join(',');
@@ -379,20 +353,6 @@ function head(now: number): string {
   return `{"format":"${FORMAT}","version":${VERSION},"savedAt":${now},"bans":[`;
 }
 const TAIL = ']}\n';
-
-function emptySnapshot(): Snapshot {
-  return { keys: [], until: [], since: [], offences: [], reason: [], rule: [], hits: [] };
-}
-
-function copyRecord(s: Snapshot, key: SourceKey, r: BanRecord): void {
-  s.keys.push(key);
-  s.until.push(r.until);
-  s.since.push(r.since);
-  s.offences.push(r.offences);
-  s.reason.push(r.reason);
-  s.rule.push(r.ruleId);
-  s.hits.push(r.hits);
-}
 
 function removeQuietly(path: string): void {
   try {

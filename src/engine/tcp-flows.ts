@@ -276,8 +276,8 @@ export class TcpFlows {
       if (h !== undefined) {
         // The handshake's end: at the number the SYN|ACK acknowledged, acknowledging the PBX's ISN
         // (within a window: the PBX may have sent some data first). Anything else its kernel refuses too.
-        const ackOk = (((v.tcpAck >>> 0) - h.pbxNext) | 0) >= 0 && (((v.tcpAck >>> 0) - h.pbxNext) | 0) < RESYNC_WINDOW;
-        if (seq !== h.clientNext || !ackOk) return TcpFlows.drop(d, R_TCP_GAP);
+        const past = ((v.tcpAck >>> 0) - h.pbxNext) | 0;
+        if (seq !== h.clientNext || past < 0 || past >= RESYNC_WINDOW) return TcpFlows.drop(d, R_TCP_GAP);
         this.accepted.delete(fk);
         f = TcpFlows.fresh(seq, seq);
       } else {
