@@ -15,7 +15,7 @@ const SOCKET_HELP = `      --socket PATH   the control socket (default ${DEFAULT
 
 export const HELP: Record<string, string> = {
   status: `Usage: sipwall status [--json] [--socket PATH]\n\nUptime, fail mode, packet counters by verdict and reason, native hot-table\nhits and the kernel queue's health of the running sipwall.\n\n      --json          machine-readable\n${SOCKET_HELP}`,
-  bans: `Usage: sipwall bans [--json] [--limit N] [--socket PATH]\n\nActive bans: source, reason, rule, seconds left, hits; and how many in all.\n\n      --json          machine-readable\n      --limit N       list at most N (default ${DEFAULT_BANS_LISTED}, at most ${MAX_BANS_LISTED})\n${SOCKET_HELP}`,
+  bans: `Usage: sipwall bans [--json] [--limit N] [--socket PATH]\n\nActive bans, newest first: source, reason, rule, seconds left, hits; and how many in all.\n\n      --json          machine-readable\n      --limit N       list the N newest (default ${DEFAULT_BANS_LISTED}, at most ${MAX_BANS_LISTED})\n${SOCKET_HELP}`,
   ban: `Usage: sipwall ban IP|CIDR [--for DURATION] [--reason TEXT] [--socket PATH]\n\nBans a source (an address, or an IPv6 prefix at the tracking length) or a\nnetwork. DURATION: 90, 90s, 15m, 12h, 7d (default 1h). A source ban is saved\nand survives a restart; a network ban lives in the kernel set until the run\nends (put a network for good in blocked: in the rules file).\n\n${SOCKET_HELP}`,
   unban: `Usage: sipwall unban IP|CIDR [--socket PATH]\n\nLifts a ban (and forgets the source's offences).\n\n${SOCKET_HELP}`,
   trust: `Usage: sipwall trust IP|CIDR [--socket PATH]\n\nTrusts a source or network until sipwall restarts (lifting any ban on it).\nFor a permanent trust put it in trusted: in the rules file.\n\n${SOCKET_HELP}`,

@@ -108,12 +108,11 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         };
       }
       case 'bans': {
-        // The first `limit` are listed, all are counted (DEFAULT_BANS_LISTED says why).
+        // The `limit` newest are listed, all are counted (DEFAULT_BANS_LISTED says why).
         const limit = req.limit ?? DEFAULT_BANS_LISTED;
         const list = [];
         let total = p.engine.bans.activeCount(now);
-        for (const [key, r] of p.engine.bans.entries(now)) {
-          if (list.length >= limit) break;
+        for (const [key, r] of p.engine.bans.newest(now, limit)) {
           list.push({ source: sourceKeyText(key, v6()), reason: REASON_NAMES[r.reason], rule: r.ruleId, secondsLeft: Math.ceil((r.until - now) / 1000), hits: r.hits, offences: r.offences });
         }
         // Networks banned by the admin live in the kernel set only; what is

@@ -102,6 +102,27 @@ export class BanTable {
   }
 
   /**
+   * The `limit` most recent active bans at `now`, newest first: what an
+   * admin listing bans during an attack wants to see first. One pass with
+   * a ring of `limit` entries, however many bans there are.
+   */
+  newest(now: number, limit: number): Array<[SourceKey, BanRecord]> {
+    const ring: Array<[SourceKey, BanRecord]> = [];
+    let next = 0;
+    if (limit < 1) return ring;
+    for (const [k, r] of this.byRecency) {
+      if (r.until <= now) continue;
+      if (ring.length < limit) ring.push([k, r]);
+      else ring[next] = [k, r];
+      next = (next + 1) % limit;
+    }
+    // ring[next - 1] is the newest; walk back from it.
+    const out: Array<[SourceKey, BanRecord]> = [];
+    for (let i = 1; i <= ring.length; i++) out.push(ring[(next - i + limit * 2) % limit]!);
+    return out;
+  }
+
+  /**
    * Records worth saving at `now`: active bans, and ended ones still
    * remembered for escalation (forgetAfterSeconds), so that a restart does
    * not forgive a repeat offender.

@@ -6,7 +6,7 @@ import t from 'tap';
 import { BanStore } from '../../src/engine/ban-store.js';
 import { BanTable } from '../../src/engine/ban-table.js';
 import { R_RATE_REGISTER, R_SCANNER_UA } from '../../src/engine/reasons.js';
-import { sourceKeyFromText } from '../../src/engine/source-key.js';
+import { sourceKeyFromText, sourceKeyText } from '../../src/engine/source-key.js';
 
 const POLICY = { baseSeconds: 100, factor: 4, maxSeconds: 10_000, forgetAfterSeconds: 1000, maxEntries: 1024 };
 const made: string[] = [];
@@ -236,4 +236,17 @@ t.test('a restart keeps the table\'s recency: when full, the oldest records go, 
   again.ban(key('192.0.2.77'), now + 2000, R_SCANNER_UA, 'x'); // one more: the table forgets one record
   t.ok(again.peek(key('10.2.3.255')), 'the newest restored record is kept');
   t.equal(again.peek(key('10.2.0.0')), undefined, 'the oldest is the one forgotten');
+});
+
+t.test('newest(): the most recent active bans first, at most limit, in one pass', async (t) => {
+  const now = 1_000_000;
+  const b = new BanTable(POLICY);
+  for (let i = 1; i <= 7; i++) b.ban(key(`198.51.100.${i}`), now, R_SCANNER_UA, 'x');
+  b.ban(key('198.51.100.3'), now + 1, R_SCANNER_UA, 'again'); // a repeat offender is recent again
+  b.ban(key('198.51.100.9'), now - 100_000, R_SCANNER_UA, 'over'); // already ended: not listed
+  const src = (l: ReturnType<BanTable['newest']>) => l.map(([k]) => sourceKeyText(k, 64));
+  t.same(src(b.newest(now + 2, 3)), ['198.51.100.3', '198.51.100.7', '198.51.100.6']);
+  t.same(src(b.newest(now + 2, 100)), ['198.51.100.3', '198.51.100.7', '198.51.100.6', '198.51.100.5', '198.51.100.4', '198.51.100.2', '198.51.100.1']);
+  t.same(src(b.newest(now + 2, 7)).length, 7, 'a limit equal to the count');
+  t.same(b.newest(now + 2, 0), []);
 });
