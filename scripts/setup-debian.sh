@@ -63,3 +63,5 @@ fi
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then export npm_config_nodedir="$node_prefix"; fi
 npm ci --no-audit --no-fund
+# The `sipwall` command of the README (npm ci builds dist/, executable).
+ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/sipwall

@@ -2,7 +2,7 @@
 // privilege and state directories sipwall relies on.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 
@@ -24,7 +24,7 @@ t.test('the unit restarts on failure, keeps state, and holds only the capabiliti
   t.equal(keys.get('CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_RAW');
   t.equal(keys.get('NoNewPrivileges'), 'yes');
   t.match(keys.get('ExecStart'), /dist\/src\/cli\/main\.js start$/);
-  t.match(keys.get('ExecStart'), /\/node --no-memory-reducer /, 'node starts without the memory reducer (src/cli/gc-tuning.ts)');
+  t.match(keys.get('ExecStart'), /^\/usr\/bin\/env node --no-memory-reducer /, 'node starts without the memory reducer (src/cli/gc-tuning.ts)');
   t.match(keys.get('ExecReload'), /kill -HUP \$MAINPID/);
   t.equal(keys.get('KillMode'), 'mixed', 'systemctl stop signals sipwall, which ends its children in order');
   t.ok(Number(keys.get('TimeoutStopSec')) >= 45, 'time for two restores waiting on the xtables lock');
@@ -33,4 +33,24 @@ t.test('the unit restarts on failure, keeps state, and holds only the capabiliti
   const defaults = readFileSync(join(process.cwd(), 'rules', 'default.yaml'), 'utf8');
   t.match(defaults, /stateFile: \/var\/lib\/sipwall\//, 'the default state file is inside StateDirectory');
   t.match(defaults, /socket: \/run\/sipwall\//, 'the default control socket is inside RuntimeDirectory');
+});
+
+t.test('the node the unit runs is on systemd\'s default PATH, and new enough', async (t) => {
+  // ExecStart runs `env node`: the first node on the PATH systemd gives
+  // services (systemd.exec(5)), which is where setup-debian.sh leaves one.
+  const r = spawnSync('/usr/bin/env', ['node', '-p', 'process.versions.node'], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.ok(Number(r.stdout.split('.')[0]) >= 20, `node ${r.stdout.trim()} is 20 or later`);
+});
+
+t.test('the sipwall command runs as built: executable, node found by its shebang', async (t) => {
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  t.ok((statSync(main).mode & 0o111) !== 0, 'the build makes it executable (package.json build)');
+  const r = spawnSync(main, ['--help'], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /Usage: sipwall COMMAND/);
+  t.match(readFileSync(join(process.cwd(), 'scripts', 'setup-debian.sh'), 'utf8'), /ln -sfn "\$PWD\/dist\/src\/cli\/main\.js" \/usr\/local\/bin\/sipwall/, 'setup puts it on PATH as sipwall');
 });
