@@ -169,7 +169,7 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
 
   new Counter({
     name: 'sipwall_trusts_total',
-    help: 'Requests that made or renewed the trust of their source by naming a secret host.',
+    help: 'Packets that made or renewed the trust of a source: a request naming a secret host, or an accepted login (answers.trustAfterAuthSeconds).',
     registers,
     collect() {
       this.reset();
@@ -208,7 +208,7 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
 
   new Gauge({
     name: 'sipwall_trusted_sources',
-    help: 'Sources trusted right now because they named a secret host.',
+    help: 'Sources trusted right now because they named a secret host or logged in (answers.trustAfterAuthSeconds).',
     registers,
     collect() {
       this.set(src.engine.trust.activeCount(now()));
@@ -266,7 +266,7 @@ export function createSipwallMetrics(src: MetricsSources): SipwallMetrics {
   // ---- native tier -------------------------------------------------------
   new Counter({
     name: 'sipwall_native_hot_hits_total',
-    help: 'Packets answered by the native hot table without the engine, by verdict (drop: banned source; trust/accept: trusted source).',
+    help: 'Packets answered by the native hot table without the engine, by verdict (drop: banned source; trust/accept: trusted source; accept also: what the PBX sends to a hot party).',
     labelNames: ['verdict'],
     registers,
     collect() {
