@@ -3,8 +3,7 @@
 // --help; listings take --json. Bad arguments fail here, before any request.
 
 import { SipwallError, UsageError } from '../errors.js';
-import { parseCidr } from '../packet/address.js';
-import { DEFAULT_BANS_LISTED, DEFAULT_CONTROL_SOCKET, MAX_BANS_LISTED, type ControlReply, type ControlRequest } from './control-protocol.js';
+import { DEFAULT_BANS_LISTED, DEFAULT_CONTROL_SOCKET, MAX_BANS_LISTED, targetProblem, type ControlReply, type ControlRequest } from './control-protocol.js';
 import { controlRequest } from './control-server.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -40,7 +39,8 @@ function parseLimit(text: string): number {
 function oneTarget(cmd: string, positionals: string[]): string {
   if (positionals.length !== 1) throw new UsageError(`sipwall ${cmd}: give exactly one IP address or CIDR (see sipwall ${cmd} --help)`);
   const t = positionals[0]!;
-  if (parseCidr(t) === null) throw new UsageError(`sipwall ${cmd}: ${JSON.stringify(t)} is not an IP address or CIDR`);
+  const problem = targetProblem(cmd, t);
+  if (problem !== null) throw new UsageError(`sipwall ${cmd}: ${problem}`);
   return t;
 }
 

@@ -3,6 +3,8 @@
 // request names a command and its arguments; the answer is {"ok": true, ...}
 // or {"ok": false, "error": "...", "code": "SIPWALL_ERR_..."}.
 
+import { parseCidr, v4MappedForm } from '../packet/address.js';
+
 export const DEFAULT_CONTROL_SOCKET = '/run/sipwall/control.sock';
 /** Largest request line accepted; anything longer is refused and the connection closed. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -33,6 +35,8 @@ export function requestProblem(v: unknown): string | null {
   if (typeof r['cmd'] !== 'string' || !COMMANDS.has(r['cmd'])) return `unknown command ${JSON.stringify(r['cmd'])}`;
   if (r['cmd'] === 'ban' || r['cmd'] === 'unban' || r['cmd'] === 'trust') {
     if (typeof r['target'] !== 'string' || r['target'].length > 64) return 'target must be an address or CIDR';
+    const problem = targetProblem(r['cmd'], r['target']);
+    if (problem !== null) return problem;
   }
   if (r['cmd'] === 'bans' && r['limit'] !== undefined) {
     const n = r['limit'];
@@ -42,6 +46,23 @@ export function requestProblem(v: unknown): string | null {
     const s = r['seconds'];
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > 2147483) return 'seconds must be a whole number from 1 to 2147483';
     if (typeof r['reason'] !== 'string' || r['reason'].length > 200) return 'reason must be text of at most 200 characters';
+  }
+  return null;
+}
+
+/**
+ * Why `text` cannot be what `cmd` (ban, unban, trust) acts on, or null.
+ * Checked by the command before sending and by sipwall on receipt.
+ */
+export function targetProblem(cmd: string, text: string): string | null {
+  const c = parseCidr(text);
+  if (c === null) return `${JSON.stringify(text)} is not an IP address or CIDR`;
+  // Keyed per IPv6 /64, ::ffff:1.2.3.4 would have banned ::/64, matching nothing.
+  const v4 = v4MappedForm(c);
+  if (v4 !== null) return `${text} is an IPv4-mapped IPv6 address, which no packet carries as its source; give ${v4}`;
+  // unban of a /0 lifts every ban of the family, which has its use.
+  if (c.prefix === 0 && cmd !== 'unban') {
+    return `${text} is every address: ${cmd === 'ban' ? 'banning it cuts every phone off' : 'trusting it turns the filter off'}; give a source or a narrower network`;
   }
   return null;
 }

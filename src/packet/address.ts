@@ -248,6 +248,20 @@ export function parseCidr(text: string): ParsedCidr | null {
   return { family: ip.family, bytes: ip.bytes, prefix, hostBitsSet };
 }
 
+/**
+ * For a CIDR within ::ffff:0:0/96 (IPv4-mapped, RFC 4291 §2.5.5.2), the
+ * IPv4 form to write instead; null for any other. No packet carries such a
+ * source: an IPv4 packet's is an IPv4 address. So a rule or a ban on one
+ * matches nothing, and a source keyed per IPv6 /64 would even become ::/64.
+ */
+export function v4MappedForm(c: ParsedCidr): string | null {
+  const b = c.bytes;
+  if (c.family !== 6 || c.prefix < 96) return null;
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return null;
+  if (b[10] !== 0xff || b[11] !== 0xff) return null;
+  return `${b[12]}.${b[13]}.${b[14]}.${b[15]}${c.prefix < 128 ? `/${c.prefix - 96}` : ''}`;
+}
+
 // ---------------------------------------------------------------------------
 // CidrSet
 

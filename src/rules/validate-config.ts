@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
 import { hex, MAX_TLS_PORTS } from '../kernel/kernel-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
-import { parseCidr } from '../packet/address.js';
+import { parseCidr, v4MappedForm } from '../packet/address.js';
 import { FINGERPRINT_FIELDS, type Config } from './config-types.js';
 
 type Spec =
@@ -191,13 +191,6 @@ function typeName(v: unknown): string {
   return typeof v === 'number' ? `number ${String(v)}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** Whether a parsed IPv6 CIDR lies within ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
-function isV4Mapped(bytes: Uint8Array, family: number, prefix: number): boolean {
-  if (family !== 6 || prefix < 96) return false;
-  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
-  return bytes[10] === 0xff && bytes[11] === 0xff;
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -244,12 +237,8 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
       const c = parseCidr(v);
       if (c === null) fail(ctx, path, `is not a valid IPv4/IPv6 address or CIDR: ${JSON.stringify(v)}`);
       if (c.hostBitsSet) ctx.warnings.push(`${ctx.fileFor(path)}: ${path}: ${v} has host bits set beyond /${c.prefix}; the network is used`);
-      if (isV4Mapped(c.bytes, c.family, c.prefix)) {
-        // An IPv4 packet's source is an IPv4 address: an entry in ::ffff:0:0/96 would match nothing.
-        const b = c.bytes;
-        const v4 = `${b[12]}.${b[13]}.${b[14]}.${b[15]}${c.prefix < 128 ? `/${c.prefix - 96}` : ''}`;
-        fail(ctx, path, `is an IPv4-mapped IPv6 address, which no packet carries as its source; write ${v4} instead`);
-      }
+      const v4 = v4MappedForm(c);
+      if (v4 !== null) fail(ctx, path, `is an IPv4-mapped IPv6 address, which no packet carries as its source; write ${v4} instead`);
       return;
     }
     case 'list':

@@ -113,6 +113,12 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
   const cases: Array<[string[], number, RegExp]> = [
     [['ban'], 64, /exactly one IP address or CIDR/],
     [['ban', 'not-an-ip'], 64, /not an IP address or CIDR/],
+    // Keyed per /64, this one had banned ::/64 and reported success.
+    [['ban', '::ffff:192.0.2.1'], 64, /IPv4-mapped IPv6 address.*give 192\.0\.2\.1$/m],
+    [['trust', '::ffff:0:0/96'], 64, /IPv4-mapped IPv6 address.*give 0\.0\.0\.0\/0$/m],
+    [['trust', '0.0.0.0/0'], 64, /every address: trusting it turns the filter off/],
+    [['ban', '::/0'], 64, /every address: banning it cuts every phone off/],
+    [['unban', '0.0.0.0/0', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
     [['ban', '192.0.2.1', '--for', '99y'], 64, /bad duration/],
     [['ban', '192.0.2.1', '--bogus'], 64, /Unknown option '--bogus'/],
     [['status', 'extra'], 64, /takes no arguments/],
