@@ -17,10 +17,18 @@ export function parseFlags<O extends FlagSpec>(command: string, argv: string[], 
   const all = { ...options, ...HELP } as O & typeof HELP;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: all, strict: true as const, allowPositionals: true as const });
+    parsed = parseArgs({ args: argv, options: all, strict: true as const, allowPositionals: true as const, tokens: true as const });
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0] ?? 'bad arguments';
     throw new UsageError(`sipwall ${command}: ${msg.replace(/\. To specify a positional argument.*$/, '')} (see sipwall ${command} --help)`);
+  }
+  // parseArgs keeps the last of a repeated flag: "check -c a.yaml -c b.yaml"
+  // would drop a.yaml without a word. A flag meant to repeat says `multiple`.
+  const seen = new Set<string>();
+  for (const tk of parsed.tokens) {
+    if (tk.kind !== 'option' || (all[tk.name] as { multiple?: boolean } | undefined)?.multiple === true) continue;
+    if (seen.has(tk.name)) throw new UsageError(`sipwall ${command}: ${tk.rawName} given more than once (see sipwall ${command} --help)`);
+    seen.add(tk.name);
   }
   if (!positionals && parsed.positionals.length > 0 && (parsed.values as { help?: boolean }).help !== true) {
     const hint = 'config' in options ? '; a rules file is given with -c FILE' : '';

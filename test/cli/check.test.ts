@@ -119,6 +119,9 @@ t.test('bad usage and bad input: one-line errors and distinct exit codes, never 
     [['--config', CONFIG, cutHeader], 65, /cut\.pcap: not a pcap or pcapng capture/],
     [['--config', CONFIG, badBom], 65, /bad-bom\.pcapng: not a pcap or pcapng capture/],
     [['--bogus', 'x'], 64, /Unknown option '--bogus'/],
+    // The last -c used to win silently, dropping the first file's rules.
+    [['-c', CONFIG, '--config', CONFIG, 'x'], 64, /--config given more than once/],
+    [['--src', '192.0.2.1', '--src', '192.0.2.2', 'x'], 64, /--src given more than once/],
     [[], 64, /at least one/],
     [['--ports', '99999', 'x'], 64, /bad port range/],
     [['--src', 'nope', 'x'], 64, /not an IP address/],

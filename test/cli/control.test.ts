@@ -121,6 +121,7 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
     [['unban', '0.0.0.0/0', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
     [['ban', '192.0.2.1', '--for', '99y'], 64, /bad duration/],
     [['ban', '192.0.2.1', '--bogus'], 64, /Unknown option '--bogus'/],
+    [['ban', '192.0.2.1', '--for', '1h', '--for', '2h'], 64, /--for given more than once/],
     [['status', 'extra'], 64, /takes no arguments/],
     [['bans', '--limit', '0'], 64, /--limit must be a whole number from 1 to 100000/],
     [['bans', '--limit', 'all'], 64, /--limit must be a whole number/],
