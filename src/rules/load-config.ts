@@ -64,16 +64,23 @@ export function mergeConfig(base: Record<string, unknown>, over: Record<string, 
   return out;
 }
 
-/** How many leading parts of a key path exist in obj. */
+/**
+ * How many leading parts of a key path exist in obj. A key may itself hold
+ * dots (`rateLimits.register.limit: 5`, which validation refuses): at each
+ * level the longest run of parts that is a key there is taken.
+ */
 function depthIn(obj: Record<string, unknown>, path: string): number {
+  const parts = path.replace(/\[\d+\]/g, '').split('.');
   let cur: unknown = obj;
-  let depth = 0;
-  for (const part of path.replace(/\[\d+\]/g, '').split('.')) {
-    if (!isMap(cur) || !Object.hasOwn(cur, part)) break;
-    cur = cur[part];
-    depth++;
+  let i = 0;
+  while (i < parts.length && isMap(cur)) {
+    let j = parts.length;
+    while (j > i && !Object.hasOwn(cur, parts.slice(i, j).join('.'))) j--;
+    if (j === i) break;
+    cur = cur[parts.slice(i, j).join('.')];
+    i = j;
   }
-  return depth;
+  return i;
 }
 
 export interface LoadOptions {
@@ -116,6 +123,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       const dl = depthIn(local, path);
       return localFile !== null && dl > 0 && dl >= depthIn(defaults, path) ? localFile : defaultsFile;
     },
+    isDefaults: (file) => file === defaultsFile && file !== localFile,
     warnings,
   });
   if (config.secretHosts.length === 0) {

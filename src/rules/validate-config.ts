@@ -198,11 +198,30 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Validation context: which file to blame for a key path, and where warnings go. */
 export interface ValidateContext {
   fileFor(path: string): string;
+  /** Whether a file fileFor returned is the shipped defaults (not the admin's). */
+  isDefaults?(file: string): boolean;
   warnings: string[];
 }
 
 function fail(ctx: ValidateContext, path: string, problem: string): never {
   throw new ConfigError(ctx.fileFor(path), path, problem);
+}
+
+/** A key as shown in a message: quoted when it is not a plain name ("secretHosts ", "", one with dots). */
+function shownKey(path: string, key: string): string {
+  return join(path, /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key));
+}
+
+/**
+ * A problem between two keys: named on `b` when only `b` is the admin's
+ * doing (it comes from another file than `a`, which then is the shipped
+ * defaults'), so the message points at the line the admin wrote.
+ */
+function failBetween(ctx: ValidateContext, a: string, aProblem: string, b: string, bProblem: string): never {
+  const fa = ctx.fileFor(a);
+  const fb = ctx.fileFor(b);
+  if (fa !== fb && ctx.isDefaults?.(fa) === true) throw new ConfigError(fb, b, bProblem);
+  throw new ConfigError(fa, a, aProblem);
 }
 
 function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void {
@@ -252,7 +271,8 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
         // hasOwn: a key named __proto__ or constructor must not find Object.prototype's members.
         const sub = Object.hasOwn(spec.fields, k) ? spec.fields[k] : undefined;
         if (sub === undefined) {
-          fail(ctx, join(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})`);
+          const dotted = k.includes('.') ? `; a key with dots is not a path here: write it nested, as ${k.split('.')[0]}: {${k.split('.').slice(1).join(': {')}: ...}${'}'.repeat(k.split('.').length - 2)}` : '';
+          throw new ConfigError(ctx.fileFor(join(path, k)), shownKey(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})${dotted}`);
         }
         check(sub, v[k], join(path, k), ctx);
       }
@@ -266,7 +286,7 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
       const keys = Object.keys(v);
       if (keys.length > spec.maxEntries) fail(ctx, path, `has ${keys.length} entries, at most ${spec.maxEntries} allowed`);
       for (const k of keys) {
-        if (!RULE_ID.test(k)) fail(ctx, join(path, k), 'rule id must be lowercase letters, digits and hyphens (at most 63)');
+        if (!RULE_ID.test(k)) throw new ConfigError(ctx.fileFor(join(path, k)), shownKey(path, k), 'rule id must be lowercase letters, digits and hyphens (at most 63)');
         check(spec.of, v[k], join(path, k), ctx);
       }
       return;
@@ -335,12 +355,18 @@ export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
   if (parseListenAddress(cfg.metrics.listen) === null) {
     fail(ctx, 'metrics.listen', `must be an IP address and a port like 127.0.0.1:9467 or [::1]:9467, got ${JSON.stringify(cfg.metrics.listen)}`);
   }
-  if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) fail(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`);
+  if (cfg.bans.maxSeconds < cfg.bans.baseSeconds) {
+    failBetween(ctx, 'bans.maxSeconds', `must be at least bans.baseSeconds (${cfg.bans.baseSeconds})`, 'bans.baseSeconds', `must be at most bans.maxSeconds (${cfg.bans.maxSeconds})`);
+  }
   // Here, not only where the kernel rules are built, so `sipwall check --config` refuses it too.
   // Overlapping bits would make every watched flow look trusted (mark/mark), or the reverse.
   const { trustMark, watchMark } = cfg.inline;
   if ((trustMark & watchMark) !== 0) {
-    fail(ctx, 'inline.watchMark', `shares bits with inline.trustMark (${hex(watchMark)} & ${hex(trustMark)}): pick disjoint bits`);
+    failBetween(
+      ctx,
+      'inline.watchMark', `shares bits with inline.trustMark (${hex(watchMark)} & ${hex(trustMark)}): pick disjoint bits`,
+      'inline.trustMark', `shares bits with inline.watchMark (${hex(trustMark)} & ${hex(watchMark)}): pick disjoint bits`,
+    );
   }
   cfg.trusted.forEach((text, i) => {
     if (/\/0$/.test(text)) {

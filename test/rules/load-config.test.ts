@@ -105,6 +105,14 @@ t.test('hostile or broken files are refused with file, key and reason', async (t
   refused(t, 'userAgents:\n  new-rule:\n    enabled: true\n', 'userAgents.new-rule.match', /required/);
   refused(t, 'userAgents:\n  short:\n    match: ab\n', 'userAgents.short.match', /at least 3/);
   refused(t, 'bans:\n  maxSeconds: 10\n', 'bans.maxSeconds', /at least bans.baseSeconds/);
+  // The admin set the other key of the pair: the message names the admin's file and key, not the shipped defaults.
+  refused(t, 'bans:\n  baseSeconds: 700000\n', 'bans.baseSeconds', /must be at most bans.maxSeconds \(604800\)/);
+  refused(t, 'inline:\n  trustMark: 0x200000\n', 'inline.trustMark', /shares bits with inline.watchMark/);
+  // A dotted key (the README's notation) is the admin's unknown key, quoted, with the nested form to write.
+  refused(t, 'rateLimits.register.limit: 5\n', '"rateLimits.register.limit"', /unknown key .*write it nested, as rateLimits: \{register: \{limit: \.\.\.\}\}/);
+  refused(t, 'bans:\n  base.seconds: 5\n', 'bans."base.seconds"', /unknown key/);
+  refused(t, '"secretHosts ": []\n', '"secretHosts "', /unknown key/);
+  refused(t, '"": 1\n', '""', /unknown key/);
   refused(t, '__proto__:\n  polluted: true\n', '__proto__', /unknown key/);
   refused(t, 'bans:\n  __proto__:\n    x: 1\n', 'bans.__proto__', /unknown key/);
   refused(t, 'strict: true\n', 'strict', /secretHosts/);
