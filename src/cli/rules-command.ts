@@ -44,7 +44,9 @@ export function runRules(argv: string[], out: (s: string) => void): number {
     return 0;
   }
   if (values.print !== true) throw new UsageError('sipwall rules: say --print (see sipwall rules --help)');
-  const { config } = loadConfig(configSource(values, 'rules'));
+  const { config, warnings } = loadConfig(configSource(values, 'rules'));
+  // On stderr, as check prints them: the script on stdout stays a script.
+  for (const w of warnings) process.stderr.write(`sipwall rules: warning: ${w}\n`);
   const r = renderRules(kernelOptions(config));
   out('# ipset (ipset restore)');
   out(r.ipset.trimEnd());

@@ -4,7 +4,7 @@
 
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { isCollection, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { LoadedConfig } from './config-types.js';
 import { validateConfig } from './validate-config.js';
@@ -32,11 +32,32 @@ export function readYamlFile(file: string): Record<string, unknown> {
   // uniqueKeys: a key given twice is a mistake the admin wants to hear about.
   // maxAliasCount bounds alias expansion ("billion laughs").
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
-  const first = doc.errors[0];
+  // Warnings too: an unknown tag (`!whatever [...]`) or directive would
+  // otherwise be dropped without a word, and the value read as if untagged.
+  const first = doc.errors[0] ?? doc.warnings[0];
   if (first !== undefined) {
     const where = first.linePos?.[0] ? `line ${first.linePos[0].line}: ` : '';
     throw new ConfigError(file, '', `invalid YAML: ${where}${first.message.split('\n')[0]}`);
   }
+  // `%YAML 1.1` switches to YAML 1.1's scalars, where yes, on and 0777 mean
+  // other things than the documentation's YAML 1.2 ("strict: yes" turns strict
+  // mode on there, and is refused as text here).
+  if (doc.directives?.yaml.explicit === true) {
+    throw new ConfigError(file, '', `invalid YAML: a %YAML directive (version ${doc.directives.yaml.version}); sipwall reads YAML 1.2: remove the line`);
+  }
+  // A key that is a list or a map (`? [a, b]`) has no meaning here; toJS would
+  // turn it into text with a warning on stderr.
+  let complexKey = false;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key)) {
+        complexKey = true;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (complexKey) throw new ConfigError(file, '', 'invalid YAML: a key that is a list or a map; keys are names');
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });

@@ -189,3 +189,16 @@ t.test('the PBX is learnt from the capture, even one that starts with the PBX\'s
   t.match(r2.rows[1], { src: '198.51.100.7', verdict: 'drop', reason: 'scanner-ua' }, 'two hosts: the scanner is judged');
   t.equal(check(['--config', CONFIG, '--pbx', '198.51.100.7', two]).rows[1]?.reason, 'answer', '--pbx still decides when given');
 });
+
+t.test('rules --print prints the config warnings on stderr, the script alone on stdout', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwall-rules-print-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'w.yaml');
+  writeFileSync(cfg, 'secretHosts: [a.example.com]\ntrusted: ["0.0.0.0/0", "10.0.0.1/8"]\n');
+  const r = spawnSync(process.execPath, [BIN, 'rules', '--print', '-c', cfg], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /sipwall rules: warning: .*trusted\[0\]: 0\.0\.0\.0\/0 trusts every IPv4 source/);
+  t.match(r.stderr, /sipwall rules: warning: .*trusted\[1\]: 10\.0\.0\.1\/8 has host bits set/);
+  t.match(r.stdout, /^# ipset/, 'the script is untouched');
+  t.notMatch(r.stdout, /warning/);
+});

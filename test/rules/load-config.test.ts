@@ -131,6 +131,12 @@ t.test('YAML-level problems are refused naming the file', async (t) => {
     ['strict: true\nstrict: false\n', /invalid YAML.*(unique|duplicate)/i],
     ['- a\n- b\n', /top level/],
     ['rateLimits: [unclosed\n', /invalid YAML/],
+    // Each of these loaded before, read otherwise than written: an unknown tag
+    // dropped, YAML 1.1's "yes" taken for true, a list key turned into text.
+    ['trusted: !whatever [10.0.0.1]\n', /invalid YAML: line 1: Unresolved tag: !whatever/],
+    ['%YAML 1.1\n---\nstrict: yes\nsecretHosts: [a.example.com]\n', /a %YAML directive \(version 1\.1\)/],
+    ['%FOO bar\n---\nstrict: false\n', /invalid YAML: line 1: Unknown directive %FOO/],
+    ['? [a, b]\n: 1\n', /a key that is a list or a map/],
     ['a: &a [1,2]\nb: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n', /invalid YAML|alias/i],
   ] as const) {
     const f = local(text);
