@@ -198,6 +198,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Validation context: which file to blame for a key path, and where warnings go. */
 export interface ValidateContext {
   fileFor(path: string): string;
+  /** Tests: the time all regex proofs share (REGEX_TOTAL_MS). */
+  regexTotalMs?: number;
   /** Whether a file fileFor returned is the shipped defaults (not the admin's). */
   isDefaults?(file: string): boolean;
   warnings: string[];
@@ -321,6 +323,16 @@ function join(path: string, key: string): string {
  * catastrophic backtracking (e.g. `(a+)+$`, `(a|a)*b`) is a denial of service
  * waiting for its input. recheck proves a pattern safe or refuses it.
  */
+/**
+ * All the regex proofs of one load share this much time. One regex may take
+ * REGEX_PROOF_MS; 1024 fingerprints of that kind would hold `start` (and a
+ * reload's worker) for half an hour before a word.
+ */
+const REGEX_TOTAL_MS = 20_000;
+const REGEX_PROOF_MS = 2000;
+/** When the current validateConfig() call's proofs must end. */
+let regexDeadline = 0;
+
 function checkRegex(source: string, path: string, ctx: ValidateContext): void {
   try {
     new RegExp(source, 'i');
@@ -329,15 +341,20 @@ function checkRegex(source: string, path: string, ctx: ValidateContext): void {
   }
   // Loaded on first use: recheck is large, and most configs have no regex.
   const { checkSync } = createRequire(import.meta.url)('recheck') as typeof import('recheck');
-  const res = checkSync(source, 'i', { timeout: 2000 });
+  const spent = `not checked: the regexes of this file took the ${(ctx.regexTotalMs ?? REGEX_TOTAL_MS) / 1000} s all of them may take to be proven safe; use fewer or simpler ones (or contains/equals/prefix matches)`;
+  const left = regexDeadline - Date.now();
+  if (left < 1) fail(ctx, path, spent);
+  const limit = Math.min(REGEX_PROOF_MS, left);
+  const res = checkSync(source, 'i', { timeout: limit });
   if (res.status === 'vulnerable') {
     fail(ctx, path, `can backtrack catastrophically (${res.complexity.summary}); rewrite it without nested or overlapping repetition`);
   }
-  if (res.status !== 'safe') fail(ctx, path, 'could not be proven free of catastrophic backtracking; simplify it');
+  if (res.status !== 'safe') fail(ctx, path, limit < REGEX_PROOF_MS ? spent : 'could not be proven free of catastrophic backtracking; simplify it');
 }
 
 /** Throws ConfigError on the first problem; returns the object typed as a Config. */
 export function validateConfig(obj: unknown, ctx: ValidateContext): Config {
+  regexDeadline = Date.now() + (ctx.regexTotalMs ?? REGEX_TOTAL_MS);
   check(SCHEMA, obj, '', ctx);
   const cfg = obj as Config;
   // `enabled` and `note` are optional in the file; fill them so the rest of the code need not ask.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULT_RULES_FILE, loadConfig } from '../../src/rules/load-config.js';
-import { FINGERPRINT, SCHEMA } from '../../src/rules/validate-config.js';
+import { FINGERPRINT, SCHEMA, validateConfig } from '../../src/rules/validate-config.js';
 
 type T = Test;
 const dir = mkdtempSync(join(tmpdir(), 'sipwall-cfg-'));
@@ -205,4 +205,18 @@ t.test('the default admin file: absent means defaults alone; there but unreadabl
   e = thrown(() => loadConfig({ localDefaultFile: at }));
   t.ok(e instanceof ConfigError, 'a directory: refused');
   t.match((e as ConfigError).message, /not a regular file/);
+});
+
+t.test('the regex proofs of one file share a time budget', async (t) => {
+  // Each of these takes recheck about half a second here: 1024 of them took minutes.
+  const fingerprints: Record<string, unknown> = {};
+  for (let i = 1; i <= 6; i++) fingerprints[`r${i}`] = { field: 'userAgent', regex: `^a{1,200}b${i}$` };
+  const defaults = loadConfig({ configFile: null }).config as unknown as Record<string, unknown>;
+  const cfg = { ...structuredClone(defaults), fingerprints };
+  const ctx = { fileFor: () => 'w.yaml', warnings: [], regexTotalMs: 300 };
+  const started = Date.now();
+  const e = thrown(() => validateConfig(cfg, ctx));
+  t.match(e, { code: 'SIPWALL_ERR_CONFIG', message: /fingerprints\.r\d\.regex: not checked: the regexes of this file took the 0\.3 s/ });
+  t.ok(Date.now() - started < 5000, `refused in ${Date.now() - started} ms, not after every proof`);
+  t.equal(thrown(() => validateConfig({ ...structuredClone(defaults), fingerprints }, { fileFor: () => 'w.yaml', warnings: [] })), undefined, 'the same regexes pass with the full budget');
 });
