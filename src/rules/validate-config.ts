@@ -214,6 +214,12 @@ function shownKey(path: string, key: string): string {
   return join(path, /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key));
 }
 
+/** "a.b.c" as YAML would nest it: "a: {b: {c: ...}}". */
+function nestedForm(key: string): string {
+  const parts = key.split('.');
+  return parts.slice(0, -1).reduceRight((inner, p) => `${p}: {${inner}}`, `${parts[parts.length - 1]}: ...`);
+}
+
 /**
  * A problem between two keys: named on `b` when only `b` is the admin's
  * doing (it comes from another file than `a`, which then is the shipped
@@ -273,7 +279,7 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
         // hasOwn: a key named __proto__ or constructor must not find Object.prototype's members.
         const sub = Object.hasOwn(spec.fields, k) ? spec.fields[k] : undefined;
         if (sub === undefined) {
-          const dotted = k.includes('.') ? `; a key with dots is not a path here: write it nested, as ${k.split('.')[0]}: {${k.split('.').slice(1).join(': {')}: ...}${'}'.repeat(k.split('.').length - 2)}` : '';
+          const dotted = k.includes('.') ? `; a key with dots is not a path here: write it nested, as ${nestedForm(k)}` : '';
           throw new ConfigError(ctx.fileFor(join(path, k)), shownKey(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})${dotted}`);
         }
         check(sub, v[k], join(path, k), ctx);
