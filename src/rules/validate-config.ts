@@ -205,8 +205,9 @@ export interface ValidateContext {
   warnings: string[];
 }
 
-function fail(ctx: ValidateContext, path: string, problem: string): never {
-  throw new ConfigError(ctx.fileFor(path), path, problem);
+/** `shown`: the key as the message names it, when not `path` itself (see shownKey). */
+function fail(ctx: ValidateContext, path: string, problem: string, shown = path): never {
+  throw new ConfigError(ctx.fileFor(path), shown, problem);
 }
 
 /** A key as shown in a message: quoted when it is not a plain name ("secretHosts ", "", one with dots). */
@@ -280,7 +281,7 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
         const sub = Object.hasOwn(spec.fields, k) ? spec.fields[k] : undefined;
         if (sub === undefined) {
           const dotted = k.includes('.') ? `; a key with dots is not a path here: write it nested, as ${nestedForm(k)}` : '';
-          throw new ConfigError(ctx.fileFor(join(path, k)), shownKey(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})${dotted}`);
+          fail(ctx, join(path, k), `unknown key (known keys here: ${Object.keys(spec.fields).join(', ')})${dotted}`, shownKey(path, k));
         }
         check(sub, v[k], join(path, k), ctx);
       }
@@ -294,7 +295,7 @@ function check(spec: Spec, v: unknown, path: string, ctx: ValidateContext): void
       const keys = Object.keys(v);
       if (keys.length > spec.maxEntries) fail(ctx, path, `has ${keys.length} entries, at most ${spec.maxEntries} allowed`);
       for (const k of keys) {
-        if (!RULE_ID.test(k)) throw new ConfigError(ctx.fileFor(join(path, k)), shownKey(path, k), 'rule id must be lowercase letters, digits and hyphens (at most 63)');
+        if (!RULE_ID.test(k)) fail(ctx, join(path, k), 'rule id must be lowercase letters, digits and hyphens (at most 63)', shownKey(path, k));
         check(spec.of, v[k], join(path, k), ctx);
       }
       return;
