@@ -181,8 +181,11 @@ static void handle_packet(struct nfq_core *c, const struct nlmsghdr *nlh, uint64
 	if (c->draining) {
 		/* Closing: nobody will judge it. The fail mode decides, as the
 		 * kernel would with the queue gone (a normal stop removed the
-		 * rules already; an abnormal close left them in force). */
-		if (c->cfg.flags & NFQ_OPEN_FAIL_OPEN) {
+		 * rules already; an abnormal close left them in force). Except
+		 * what the PBX sends (queued from OUTPUT to be watched): sipwall
+		 * never drops that, fail-closed or not, so its answers to phones
+		 * in flight at a stop still leave. */
+		if ((c->cfg.flags & NFQ_OPEN_FAIL_OPEN) || ph->hook == NF_INET_LOCAL_OUT) {
 			c->stats[NFQ_STAT_FAIL_OPEN_OTHER]++;
 			add_rec(c, id, NFQ_VERDICT_ACCEPT, NFQ_REC_C, mark);
 		} else {

@@ -5,7 +5,7 @@
  * single verdict answers its id, a range verdict every queued id at or before
  * its own (net/netfilter/nfnetlink_queue.c, nfqnl_recv_verdict_batch()).
  *
- * Usage: nfq-core-harness send-failure|unknown-id|huge-len|close open|closed
+ * Usage: nfq-core-harness send-failure|unknown-id|huge-len|close|close-out open|closed
  * Prints "id N: accept|drop|queued" for every packet (close: the counts). */
 #define _GNU_SOURCE /* recvmmsg, as binding.gyp builds the addon */
 #include "../../native/hot-table.c"
@@ -69,8 +69,8 @@ int mnl_socket_close(struct mnl_socket *nl)
 static int wfd;
 static const uint8_t udp4[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 100};
 
-/* A packet message as the kernel sends one; without_id leaves NFQA_PACKET_HDR out. */
-static void kernel_sends(uint32_t id, int without_id)
+/* A packet message as the kernel sends one, from netfilter hook `hook`; without_id leaves NFQA_PACKET_HDR out. */
+static void kernel_sends_at(uint32_t id, int without_id, uint8_t hook)
 {
 	char b[512] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
@@ -78,7 +78,7 @@ static void kernel_sends(uint32_t id, int without_id)
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = AF_INET;
 	if (!without_id) {
-		struct nfqnl_msg_packet_hdr ph = {.packet_id = htonl(id), .hw_protocol = htons(0x0800), .hook = NF_INET_LOCAL_IN};
+		struct nfqnl_msg_packet_hdr ph = {.packet_id = htonl(id), .hw_protocol = htons(0x0800), .hook = hook};
 		mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
 	}
 	mnl_attr_put(nlh, NFQA_PAYLOAD, sizeof(udp4), udp4);
@@ -86,6 +86,12 @@ static void kernel_sends(uint32_t id, int without_id)
 		exit(5);
 	queue[queued++] = id;
 	fate[id] = -1;
+}
+
+/* A packet to the PBX (INPUT). */
+static void kernel_sends(uint32_t id, int without_id)
+{
+	kernel_sends_at(id, without_id, NF_INET_LOCAL_IN);
 }
 
 static struct nfq_core C;
@@ -186,6 +192,21 @@ int main(int argc, char **argv)
 			left += fate[id] == -1;
 		}
 		printf("accepted %d queued %d\n", accepted, left);
+		return 0;
+	} else if (strcmp(argv[1], "close-out") == 0) {
+		/* At a stop, 10 packets queued to the PBX and 10 from it (its answers, queued from OUTPUT), alternating. */
+		kernel_sends(1, 0);
+		batch(NFQ_VERDICT_ACCEPT);
+		for (uint32_t id = 2; id <= 21; id++)
+			kernel_sends_at(id, 0, id % 2 == 0 ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
+		nfq_core_close(&C);
+		int in_acc = 0, in_drop = 0, out_acc = 0, out_drop = 0;
+		for (uint32_t id = 2; id <= 21; id++) {
+			int *acc = id % 2 == 0 ? &in_acc : &out_acc, *drop = id % 2 == 0 ? &in_drop : &out_drop;
+			*acc += fate[id] == NF_ACCEPT;
+			*drop += fate[id] == NF_DROP;
+		}
+		printf("in: accepted %d dropped %d; out: accepted %d dropped %d\n", in_acc, in_drop, out_acc, out_drop);
 		return 0;
 	} else {
 		return 2;

@@ -45,6 +45,13 @@ t.test('a stop under load: in fail-open mode every queued packet is accepted, no
   t.equal(spawnSync(bin, ['close', 'closed'], { encoding: 'utf8' }).stdout.trim(), 'accepted 0 queued 172');
 });
 
+t.test('a stop: what the PBX sends is accepted in either fail mode, what it receives follows the mode', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
+  const bin = harness(t);
+  // Watching never drops the PBX's answers; fail-closed dropped those the drain read at a stop.
+  t.equal(spawnSync(bin, ['close-out', 'closed'], { encoding: 'utf8' }).stdout.trim(), 'in: accepted 0 dropped 10; out: accepted 10 dropped 0', 'fail-closed');
+  t.equal(spawnSync(bin, ['close-out', 'open'], { encoding: 'utf8' }).stdout.trim(), 'in: accepted 10 dropped 0; out: accepted 10 dropped 0', 'fail-open');
+});
+
 t.test('a netlink header that lies about its length', { skip: cc === undefined ? 'no C compiler' : false }, async (t) => {
   const bin = harness(t);
   // 4 GiB - 16 bytes claimed in a 64-byte datagram: libmnl's own check casts the length to int and lets it by.
