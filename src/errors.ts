@@ -96,3 +96,20 @@ export const EXIT_CODES: Readonly<Record<string, number>> = {
   SIPWALL_ERR_CONTROL: 69, // EX_UNAVAILABLE
   SIPWALL_ERR_UNKNOWN: 70, // EX_SOFTWARE
 };
+
+/**
+ * The stable code of any error, for the CLI's error line and the JSON logs:
+ * its SIPWALL_ERR_* code, else the system's (ENOENT, EACCES... from a
+ * failed call), else SIPWALL_ERR_UNKNOWN. Automation matches on this, not
+ * on the message.
+ */
+export function errorCode(e: unknown): string {
+  if (e instanceof SipwallError) return e.code;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'SIPWALL_ERR_UNKNOWN';
+}
+
+/** The one line the CLI prints for a SipwallError: "sipwall CMD: what went wrong [SIPWALL_ERR_...]". */
+export function errorLine(e: SipwallError): string {
+  return `${e.message.startsWith('sipwall') ? e.message : `sipwall: ${e.message}`} [${e.code}]`;
+}

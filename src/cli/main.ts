@@ -1,9 +1,10 @@
 #!/usr/bin/env -S node --no-memory-reducer
 // The `sipwall` command: one table of subcommands, one place that turns
-// errors into a one-line message and an exit status (src/errors.ts).
+// errors into a one-line message ending in the error's stable code, and an
+// exit status (src/errors.ts).
 
 import { readFileSync } from 'node:fs';
-import { EXIT_CODES, SipwallError, UsageError } from '../errors.js';
+import { errorLine, EXIT_CODES, SipwallError, UsageError } from '../errors.js';
 import { runCheck } from './check-command.js';
 import { controlCommand } from './control-commands.js';
 import { runCleanup, runRules } from './rules-command.js';
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest, out, err);
   } catch (e) {
     if (e instanceof SipwallError) {
-      err(e.message.startsWith('sipwall') ? e.message : `sipwall: ${e.message}`);
+      err(errorLine(e));
       return EXIT_CODES[e.code] ?? 70;
     }
     err(`sipwall: internal error: ${(e as Error).stack ?? String(e)}`);

@@ -11,6 +11,7 @@
 // waits for the one running: `sipwall stop` removes the rules after it, and a
 // check racing that removal would install them again.
 
+import { errorCode } from '../errors.js';
 import { checkRules, installRules, type CommandRunner, type KernelOptions } from '../kernel/index.js';
 import type { Family } from '../kernel/render-rules.js';
 import type { Logger } from './logger.js';
@@ -91,7 +92,7 @@ export class RulesWatchdog {
       log.log('warn', 'rules-restored', { setsCreated: report.setsCreated, bansRefilled: refilled }, true); // never held back, like the error before it
     } catch (e) {
       // Logged once per run of failures, not every period.
-      if (!this.#failing) log.error('rules-check-failed', { message: (e as Error).message, retry: `every ${this.#o.everyMs / 1000} s` });
+      if (!this.#failing) log.error('rules-check-failed', { message: (e as Error).message, code: errorCode(e), retry: `every ${this.#o.everyMs / 1000} s` });
       this.#failing = true;
     }
   }

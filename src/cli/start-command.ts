@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
 import { sourceKeyText } from '../engine/source-key.js';
-import { SipwallError } from '../errors.js';
+import { errorCode, SipwallError } from '../errors.js';
 import { BanSet, checkPrivilege, installRules, needsRenewal, removeRules, RENEW_EVERY_MS } from '../kernel/index.js';
 import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
@@ -153,12 +153,12 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   const store = new BanStore({
     file: loaded.config.stateFile,
     v6PrefixLength: loaded.config.ipv6PrefixLength,
-    onError: (e) => log.error('state-save-failed', { file: loaded.config.stateFile, message: e.message }),
+    onError: (e) => log.error('state-save-failed', { file: loaded.config.stateFile, message: e.message, code: errorCode(e) }),
   });
   try {
     mkdirSync(dirname(store.file), { recursive: true, mode: 0o700 });
   } catch (e) {
-    log.error('state-dir-failed', { file: store.file, message: (e as Error).message, effect: 'bans will not survive a restart' });
+    log.error('state-dir-failed', { file: store.file, message: (e as Error).message, code: errorCode(e), effect: 'bans will not survive a restart' });
   }
   const restored = store.restore(engine.bans);
   if (restored.warning !== null) log.warn('state-restore', { message: restored.warning });
@@ -220,7 +220,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     set4: kopts.set4,
     set6: kopts.set6,
     ipv6: kopts.ipv6,
-    onError: (e) => log.error('ban-set', { message: e.message }),
+    onError: (e) => log.error('ban-set', { message: e.message, code: errorCode(e) }),
   });
   for (const [cidr, s] of pending.splice(0)) bans.add(cidr, s);
   // Saved bans back into the kernel set and the hot table.
@@ -290,7 +290,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
       log.lifecycle('reload', { files: next.files });
       return { ok: true, message: `rules reloaded from ${next.files.join(', ')}` };
     } catch (e) {
-      log.error('reload-refused', { message: (e as Error).message, kept: 'previous rules' });
+      log.error('reload-refused', { message: (e as Error).message, code: errorCode(e), kept: 'previous rules' });
       return { ok: false, message: `${(e as Error).message} (the previous rules stay in force)` };
     }
   };
@@ -304,7 +304,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     );
   } catch (e) {
     // Filtering matters more than the control socket: carry on without it, loudly.
-    log.error('control-socket-failed', { socket: ctl.socket, message: (e as Error).message });
+    log.error('control-socket-failed', { socket: ctl.socket, message: (e as Error).message, code: errorCode(e) });
   }
 
   log.lifecycle('start', {
@@ -331,7 +331,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     await removeRules(kopts);
   } catch (e) {
     code = 71;
-    log.error('cleanup-failed', { message: (e as Error).message, hint: 'run sipwall cleanup' });
+    log.error('cleanup-failed', { message: (e as Error).message, code: errorCode(e), hint: 'run sipwall cleanup' });
   }
   queue.close();
   store.flush();

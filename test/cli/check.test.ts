@@ -129,11 +129,13 @@ t.test('bad usage and bad input: one-line errors and distinct exit codes, never 
     [['--defaults', big], 65, /neither a capture/],
     [['--config', bad, join(CORPUS_DIR, 'svmap.pcap')], 78, /bad\.yaml: rateLimits\.register\.limit: must be between/],
   ];
+  const codes: Record<number, string> = { 64: 'SIPWALL_ERR_USAGE', 65: 'SIPWALL_ERR_INPUT', 78: 'SIPWALL_ERR_CONFIG' };
   for (const [args, code, msg] of cases) {
     const r = check(args);
     t.equal(r.code, code, `${args.join(' ')} exits ${code}`);
     t.match(r.stderr, msg);
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    t.ok(r.stderr.trimEnd().endsWith(` [${codes[code]}]`), `ends with its code: ${r.stderr}`);
     t.notMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   }
   const tr = check(['--defaults', truncated]);

@@ -85,13 +85,14 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   writeFileSync(cfg, 'secretHosts: [bad host!]\n');
   const bad = cli('reload');
   t.equal(bad.status, 78, 'reload of a bad file fails with the config exit code');
-  t.match(bad.stderr, /secretHosts\[0\].*previous rules stay in force/);
+  t.match(bad.stderr, /secretHosts\[0\].*previous rules stay in force\) \[SIPWALL_ERR_CONFIG\]$/m, 'with the code the daemon sent');
   t.equal(cli('status', '--json').status, 0, 'sipwall still answers');
   writeFileSync(cfg, `secretHosts: [${SECRET}]\ninline: {queueNum: 320}\nstateFile: ${join(lab.dir, 'bans.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
   const good = cli('reload');
   t.equal(good.status, 0, good.stderr);
   t.match(good.stdout, /rules reloaded/);
   t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'reload-refused') && sw.events().some((e) => e['event'] === 'reload')), 'both logged');
+  t.equal(sw.events().find((e) => e['event'] === 'reload-refused')?.['code'], 'SIPWALL_ERR_CONFIG', 'the refusal logged with its code');
 
   // PEER_A4 is trusted (sipwall trust above), so the native tier accepts it by itself; a reload that blocks it must reach that tier too.
   writeFileSync(cfg, `secretHosts: [${SECRET}]\nblocked: [${PEER_A4}]\ninline: {queueNum: 320}\nstateFile: ${join(lab.dir, 'bans.json')}\ncontrol: {socket: ${sock}, group: ""}\n`);
@@ -114,8 +115,8 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
     [['ban'], 64, /exactly one IP address or CIDR/],
     [['ban', 'not-an-ip'], 64, /not an IP address or CIDR/],
     // Keyed per /64, this one had banned ::/64 and reported success.
-    [['ban', '::ffff:192.0.2.1'], 64, /IPv4-mapped IPv6 address.*give 192\.0\.2\.1$/m],
-    [['trust', '::ffff:0:0/96'], 64, /IPv4-mapped IPv6 address.*give 0\.0\.0\.0\/0$/m],
+    [['ban', '::ffff:192.0.2.1'], 64, /IPv4-mapped IPv6 address.*give 192\.0\.2\.1 \[/],
+    [['trust', '::ffff:0:0/96'], 64, /IPv4-mapped IPv6 address.*give 0\.0\.0\.0\/0 \[/],
     [['trust', '0.0.0.0/0'], 64, /every address: trusting it turns the filter off/],
     [['ban', '::/0'], 64, /every address: banning it cuts every phone off/],
     [['unban', '0.0.0.0/0', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
@@ -128,11 +129,14 @@ t.test('control commands: bad arguments and no sipwall give one-line errors', as
     [['status', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
     [['unban', '2001:db8::1', '--socket', '/nonexistent/control.sock'], 69, /is sipwall running/],
   ];
+  // The line ends in the error's stable code: 69 alone does not say whether the queue or the control socket failed.
+  const codes: Record<number, string> = { 64: 'SIPWALL_ERR_USAGE', 69: 'SIPWALL_ERR_CONTROL' };
   for (const [args, code, msg] of cases) {
     const r = run(...args);
     t.equal(r.status, code, `${args.join(' ')} exits ${code}`);
     t.match(r.stderr, msg);
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    t.ok(r.stderr.trimEnd().endsWith(` [${codes[code]}]`), `ends with its code: ${r.stderr}`);
   }
   for (const cmd of ['status', 'bans', 'ban', 'unban', 'trust', 'reload']) {
     const h = run(cmd, '--help');
