@@ -4,7 +4,8 @@
 // 1. The full per-packet decision: decodeIp + Engine.decide on real corpus
 //    messages wrapped in IPv4/UDP, from rotating sources, as the inline path
 //    runs it. Reported as the median over rounds of the mean per packet, and
-//    the median of single-packet timings.
+//    the median of single-packet timings; and against the npm `sip` parser
+//    parsing the same message in the same run (the issue's calibration).
 // 2. Memory per tracked source at 1M distinct sources: the engine's RateTable
 //    against a plain Map<number, number> of the same size, both measured in
 //    this run (heap + array buffers after a forced GC).
@@ -12,6 +13,7 @@
 // Run: npm run bench:engine   (node --expose-gc dist/bench/engine-bench.js)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Decision } from '../src/engine/decision.js';
 import { Engine } from '../src/engine/engine.js';
@@ -22,6 +24,12 @@ import { PacketView } from '../src/packet/packet-view.js';
 import { compileRules } from '../src/rules/compile-rules.js';
 import { loadConfig } from '../src/rules/load-config.js';
 import { readFileSync } from 'node:fs';
+
+interface NpmSip {
+  parse(s: string | Buffer): { headers?: Record<string, unknown> } | undefined;
+}
+const npmSip = createRequire(import.meta.url)('sip') as NpmSip;
+let npmSink = 0;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -43,7 +51,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function benchDecision(): Array<{ message: string; meanNsMedian: number; singleNsMedian: number; p99Ns: number }> {
+function benchDecision(): Array<{ message: string; meanNsMedian: number; singleNsMedian: number; p99Ns: number; npmSipParseNsMedian: number; ratioVsNpmSipParse: number }> {
   const cfg = loadConfig({ configFile: null }).config;
   cfg.secretHosts = ['secret-7f3a.pbx.example.com'];
   // Limits high enough that the steady state measured is the full path, not "banned".
@@ -60,6 +68,9 @@ function benchDecision(): Array<{ message: string; meanNsMedian: number; singleN
     // every packet takes the full path to a ban. The others rotate over 4096 sources.
     const scanner = name.includes('scanner');
     const SOURCES = scanner ? 1 << 20 : 4096;
+    const ROUNDS = 40;
+    const PER = 20_000;
+    const NPM_PER = 2_000;
     const pkt = buildUdpPacket('10.0.0.1', '10.99.0.2', 5060, 5060, payload);
     const pkts = scanner ? [] : Array.from({ length: SOURCES }, (_, i) => buildUdpPacket(`10.${(i >> 8) & 255}.${i & 255}.1`, '10.99.0.2', 5060, 5060, payload));
     let now = 1_000_000;
@@ -71,9 +82,20 @@ function benchDecision(): Array<{ message: string; meanNsMedian: number; singleN
       decodeIp(p, 0, p.length, view);
       engine.decide(view, now, d);
     };
+    // The baseline first, right before the engine's rounds on the same
+    // message: npm sip's garbage, collected before them, must not be
+    // collected during them (the scanner case holds a million bans for
+    // every collection to walk).
+    for (let i = 0; i < NPM_PER; i++) npmSink += npmSip.parse(payload)?.headers === undefined ? 0 : 1;
+    const npmMeans: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < NPM_PER; i++) npmSink += npmSip.parse(payload)?.headers === undefined ? 0 : 1;
+      npmMeans.push(Number(process.hrtime.bigint() - t0) / NPM_PER);
+    }
+    if (npmSink === 0) throw new Error('npm sip parsed nothing');
+    gc!();
     for (let i = 0; i < 200_000; i++) one(i); // warm-up: let the JIT settle
-    const ROUNDS = 40;
-    const PER = 20_000;
     const means: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       now += 100;
@@ -88,7 +110,8 @@ function benchDecision(): Array<{ message: string; meanNsMedian: number; singleN
       singles.push(Number(process.hrtime.bigint() - t0));
     }
     singles.sort((a, b) => a - b);
-    out.push({ message: name, meanNsMedian: median(means), singleNsMedian: median(singles), p99Ns: singles[Math.floor(singles.length * 0.99)]! });
+    const npmNsMedian = median(npmMeans);
+    out.push({ message: name, meanNsMedian: median(means), singleNsMedian: median(singles), p99Ns: singles[Math.floor(singles.length * 0.99)]!, npmSipParseNsMedian: npmNsMedian, ratioVsNpmSipParse: median(means) / npmNsMedian });
   }
   return out;
 }
@@ -131,6 +154,17 @@ for (const r of decision) {
 }
 const worst = Math.max(...decision.map((r) => r.meanNsMedian));
 console.log(`target: under 2 µs median per decision — worst message ${(worst / 1000).toFixed(3)} µs: ${worst < 2000 ? 'met' : 'NOT met'}`);
+// The issue sets that target beside its measure of the npm sip parser, "about
+// 5 µs per REGISTER here": 2 µs is 0.4 of one npm sip parse. This machine's
+// speed drifts (npm sip has taken 11-12 µs a REGISTER on it), so the same
+// target is also checked as a ratio against npm sip parsing the same message
+// in the same run, which does not depend on the machine.
+console.log('\nThe same decision against one npm sip parse of the same message, same run');
+for (const r of decision) {
+  console.log(`${r.message.padEnd(36)} ${(r.meanNsMedian / 1000).toFixed(3).padStart(8)} µs vs ${(r.npmSipParseNsMedian / 1000).toFixed(3).padStart(7)} µs   ratio ${r.ratioVsNpmSipParse.toFixed(3)}`);
+}
+const worstRatio = Math.max(...decision.map((r) => r.ratioVsNpmSipParse));
+console.log(`target: at most 0.4 (2 µs against the issue's 5 µs) — worst message ${worstRatio.toFixed(3)}: ${worstRatio <= 0.4 ? 'met' : 'NOT met'}`);
 console.log(`\nMemory per tracked source at ${memory.sources.toLocaleString('en')} distinct sources`);
 console.log(`Map<number, number> baseline   ${memory.mapBytesPerSource.toFixed(1)} bytes/source`);
 console.log(`engine RateTable (lru-cache)   ${memory.engineBytesPerSource.toFixed(1)} bytes/source`);
