@@ -55,6 +55,8 @@ export class BanTable {
    * oldest record.
    */
   private evicting: Iterator<SourceKey> | null = null;
+  /** Walks begun at the front (each steps over every hole there): one per fill of the table, not one per ban. */
+  evictionWalks = 0;
   policy: BanPolicy;
 
   constructor(policy: BanPolicy) {
@@ -70,16 +72,20 @@ export class BanTable {
     const m = this.byRecency;
     m.delete(key);
     m.set(key, rec);
-    if (m.size <= this.policy.maxEntries) {
-      // Not full (fewer bans, or a reload raised maxEntries): nothing to evict, no iterator to keep the old tables alive.
-      this.evicting = null;
-      return;
-    }
+    // Below the bound (an unban made room): no iterator to keep old tables
+    // alive. At it, keep it: a repeat ban (delete, then set) leaves the
+    // table full without evicting, and the next new ban must not start over.
+    if (m.size < this.policy.maxEntries) this.evicting = null;
     while (m.size > this.policy.maxEntries) {
-      let next = (this.evicting ??= m.keys()).next();
-      if (next.done === true) next = (this.evicting = m.keys()).next();
+      let next = (this.evicting ?? this.walkFromFront()).next();
+      if (next.done === true) next = this.walkFromFront().next();
       m.delete(next.value as SourceKey);
     }
+  }
+
+  private walkFromFront(): Iterator<SourceKey> {
+    this.evictionWalks++;
+    return (this.evicting = this.byRecency.keys());
   }
 
   /** The ban record of a source if it is banned at `now`, else null. Counts the hit. */
