@@ -130,6 +130,15 @@ export class BanSet {
 
   /** Pending ops by address; re-setting moves the key to the end, so map order is latest-op order. */
   #queue = new Map<string, Op>();
+  /**
+   * Where #pump() stands in #queue, kept between pumps (see BanTable's
+   * `evicting`): every op it has yielded was taken off the queue, and a Map
+   * iterator skips deleted entries and visits added ones, so it yields the
+   * oldest op. A fresh iterator per pump stepped over every op taken before,
+   * which V8 leaves as holes until it rehashes: about 40 µs a ban with
+   * 65,536 queued during a flood. Let go when the queue empties or is replaced.
+   */
+  #next: Iterator<[string, Op]> | null = null;
   #inFlight: Op[] = [];
   #child: ChildProcess | null = null;
   #out = '';
@@ -237,6 +246,7 @@ export class BanSet {
     this.#respawnTimer = null;
     this.#stats.dropped += this.#queue.size + this.#inFlight.length;
     this.#queue.clear();
+    this.#next = null;
     this.#inFlight = [];
     const child = this.#child;
     if (child !== null) {
@@ -295,14 +305,17 @@ export class BanSet {
     if (this.#queue.size < this.#maxQueue) this.#overflowing = false;
     let batch = '';
     const now = performance.now();
-    for (const [key, op] of this.#queue) {
-      if (this.#inFlight.length >= this.#maxInFlight) break;
+    while (this.#inFlight.length < this.#maxInFlight && this.#queue.size > 0) {
+      let it = (this.#next ??= this.#queue.entries()).next();
+      if (it.done === true) it = (this.#next = this.#queue.entries()).next();
+      const [key, op] = it.value as [string, Op];
       this.#queue.delete(key);
       this.#inFlight.push(op);
       batch += op.del
         ? `del ${op.set} ${op.cidr} -exist\n`
         : `add ${op.set} ${op.cidr} timeout ${timeoutSeconds(op.deadline, now)} -exist\n`;
     }
+    if (this.#queue.size === 0) this.#next = null;
     if (batch === '') return;
     if (!child.stdin.write(batch)) {
       this.#writable = false;
@@ -389,7 +402,10 @@ export class BanSet {
     // idempotent, so replay them first, unless a newer op for the address is queued.
     const replay = this.#inFlight.filter((op) => !this.#queue.has(op.key));
     this.#inFlight = [];
-    if (replay.length > 0) this.#queue = new Map([...replay.map((op): [string, Op] => [op.key, op]), ...this.#queue]);
+    if (replay.length > 0) {
+      this.#queue = new Map([...replay.map((op): [string, Op] => [op.key, op]), ...this.#queue]);
+      this.#next = null;
+    }
     this.#scheduleRespawn();
   }
 

@@ -196,6 +196,36 @@ t.test('bounded queue; latest op per address wins', async (t) => {
   t.ok((list.find((e) => e.cidr === '192.0.2.2')?.secondsLeft ?? 0) > 60, 'timeout of the latest add');
 });
 
+t.test('a flood of bans with updates mixed in: every address ends as its latest op says', async (t) => {
+  // Many small pumps (maxInFlight 8) over a queue that keeps changing under
+  // them: #pump keeps its place in the queue from one pump to the next.
+  const ns = createNs(t, 'flood');
+  await installRules(OPTS, ns.runner);
+  const { bans, errors } = open(t, ns, { maxInFlight: 8 });
+  const addr = (i: number) => `198.18.${i >> 8}.${i & 255}`;
+  const want = new Set<string>();
+  let refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    if (!bans.add(addr(i), 600)) refused++;
+    want.add(addr(i));
+    if (i % 3 === 0 && i > 0) {
+      bans.remove(addr(i - 1)); // queued or in flight: the latest op wins
+      want.delete(addr(i - 1));
+    }
+    if (i % 7 === 0 && i > 10) {
+      bans.add(addr(i - 10), 900); // again, maybe after a remove
+      want.add(addr(i - 10));
+    }
+    if (i % 50 === 0) await new Promise((r) => setImmediate(r)); // let acknowledgements in
+  }
+  t.equal(refused, 0, 'none refused');
+  t.ok(await bans.flushed(30_000), 'all applied');
+  t.same(errors, []);
+  const have = entries(ns, 'sipwall-ban4').map((l) => l.split(' ')[2]!);
+  t.equal(have.length, want.size, `${want.size} entries`);
+  t.same(new Set(have), want, 'exactly the latest ops');
+});
+
 t.test('long bans are clamped to the ipset maximum', async (t) => {
   const ns = createNs(t, 'clamp');
   await installRules(OPTS, ns.runner);
