@@ -22,7 +22,7 @@ export interface RulesWatchdogOptions {
   noPrefilter: Set<Family>;
   everyMs: number;
   log: Pick<Logger, 'error' | 'log'>;
-  /** Called with the ban sets recreated empty: put the engine's bans back in them. */
+  /** Called with the ban sets recreated empty: put the engine's bans back in them (in the background); returns how many. */
   refill: (sets: string[]) => number;
   runner?: CommandRunner;
 }

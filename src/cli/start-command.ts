@@ -104,9 +104,6 @@ interface Signals {
   reload: (() => void) | null;
 }
 
-/** Long bans renewed at a time, the ipset pipe drained between slices. */
-const RENEW_SLICE = 16_384;
-
 /** Config keys a reload cannot apply (see reload in runInline). */
 const RESTART_KEYS: ReadonlyArray<readonly string[]> = [
   ['inline'], // the kernel rules, the queue
@@ -223,9 +220,14 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     onError: (e) => log.error('ban-set', { message: e.message, code: errorCode(e) }),
   });
   for (const [cidr, s] of pending.splice(0)) bans.add(cidr, s);
-  // Saved bans back into the kernel set and the hot table.
+  // Saved bans back into the kernel set (in slices, in the background: the
+  // engine drops those sources meanwhile) and the hot table.
+  const restoredAt = Date.now();
+  void bans.addAll(
+    restored.restored.map((r): [string, number] => [r.source, restoredAt + r.secondsLeft * 1000]),
+    (queued, of) => log.warn('state-restore', { message: 'the ipset pipe is behind; restoring the rest of the bans anyway', queued, of }),
+  );
   for (const r of restored.restored) {
-    bans.add(r.source, r.secondsLeft);
     const c = parseCidr(r.source);
     if (c !== null && (c.family === 4 || c.prefix <= 64)) queue.hotSet(c.bytes, c.family, VERDICT_DROP, hotTtl(r.secondsLeft * 1000));
   }
@@ -238,33 +240,26 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     log,
     // A ban set recreated empty: the engine's bans back into it (networks banned by hand lived only there).
     refill: (sets) => {
-      const now = Date.now();
       const v6 = engine.rules.ipv6PrefixLength;
-      let n = 0;
-      for (const [key, r] of engine.bans.entries(now)) {
+      const due: Array<[string, number]> = [];
+      for (const [key, r] of engine.bans.entries(Date.now())) {
         const text = sourceKeyText(key, v6);
-        if (sets.includes(text.includes(':') ? kopts.set6 : kopts.set4) && banSet.add(text, Math.ceil((r.until - now) / 1000))) n++;
+        if (sets.includes(text.includes(':') ? kopts.set6 : kopts.set4)) due.push([text, r.until]);
       }
-      return n;
+      void banSet.addAll(due, (queued, of) => log.warn('rules-restored', { message: 'the ipset pipe is behind; refilling the rest anyway', queued, of }));
+      return due.length;
     },
   });
 
   // The kernel holds an entry 24.8 days at most: longer bans are renewed (ban-set.ts).
-  // Collected first, then fed in slices the ipset pipe has room for (BanSet
-  // queues 65,536 changes at most and refuses the rest).
+  // Collected first, then fed in slices the ipset pipe has room for (addAll).
   const renew = setInterval(() => {
-    void (async () => {
-      const now = Date.now();
-      const due: Array<[string, number]> = [];
-      for (const [key, r] of engine.bans.entries(now)) {
-        const left = Math.ceil((r.until - now) / 1000);
-        if (needsRenewal(left)) due.push([sourceKeyText(key, engine.rules.ipv6PrefixLength), left]);
-      }
-      for (let i = 0; i < due.length; i += RENEW_SLICE) {
-        if (i > 0 && !(await banSet.flushed(60_000))) log.warn('ban-renewal', { message: 'the ipset pipe is behind; renewing the rest anyway', renewed: i, of: due.length });
-        for (const [cidr, left] of due.slice(i, i + RENEW_SLICE)) banSet.add(cidr, left);
-      }
-    })();
+    const now = Date.now();
+    const due: Array<[string, number]> = [];
+    for (const [key, r] of engine.bans.entries(now)) {
+      if (needsRenewal(Math.ceil((r.until - now) / 1000))) due.push([sourceKeyText(key, engine.rules.ipv6PrefixLength), r.until]);
+    }
+    void banSet.addAll(due, (queued, of) => log.warn('ban-renewal', { message: 'the ipset pipe is behind; renewing the rest anyway', renewed: queued, of }));
   }, RENEW_EVERY_MS);
   renew.unref();
 

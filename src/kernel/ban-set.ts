@@ -199,6 +199,31 @@ export class BanSet {
     return this.#enqueue(cidr, false, performance.now() + seconds * 1000);
   }
 
+  /**
+   * Adds many bans, a slice at a time, the kernel caught up between slices
+   * (flushed()): the queue takes maxQueue changes at most and refuses the
+   * rest, so a restart restoring 262,144 saved bans, or a recreated set
+   * refilled, would otherwise lose every one past the first 65,536. Each
+   * ban's `untilMs` (Date.now() time) is turned into seconds when the ban
+   * is queued, not when the list was made. `onBehind` is told when the
+   * kernel has not caught up after a minute (the next slice goes anyway).
+   * Resolves with how many were accepted; stops at close().
+   */
+  async addAll(bans: ReadonlyArray<readonly [cidr: string, untilMs: number]>, onBehind?: (queued: number, of: number) => void): Promise<number> {
+    const slice = Math.max(1, Math.min(16_384, this.#maxQueue));
+    let accepted = 0;
+    for (let i = 0; i < bans.length && !this.#closed; i += slice) {
+      if (i > 0 && !(await this.flushed(60_000))) onBehind?.(i, bans.length);
+      const now = Date.now();
+      for (let j = i; j < Math.min(i + slice, bans.length) && !this.#closed; j++) {
+        const [cidr, until] = bans[j]!;
+        const seconds = Math.ceil((until - now) / 1000);
+        if (seconds > 0 && this.add(cidr, seconds)) accepted++;
+      }
+    }
+    return accepted;
+  }
+
   /** Lift a ban (a no-op in the kernel when absent). Same return contract as add(). */
   remove(cidr: string): boolean {
     return this.#enqueue(cidr, true, 0);

@@ -226,6 +226,26 @@ t.test('a flood of bans with updates mixed in: every address ends as its latest 
   t.same(new Set(have), want, 'exactly the latest ops');
 });
 
+t.test('addAll: more bans than the queue holds all land, a slice at a time', async (t) => {
+  // What a restart restoring a full state file does: 262,144 bans against a queue of 65,536.
+  const ns = createNs(t, 'addall');
+  await installRules(OPTS, ns.runner);
+  const { bans, errors } = open(t, ns, { maxQueue: 100, maxInFlight: 16 });
+  const until = Date.now() + 600_000;
+  const list = Array.from({ length: 1000 }, (_, i): [string, number] => [`198.18.${i >> 8}.${i & 255}`, until]);
+  const plain = list.slice(0, 300).filter(([cidr]) => bans.add(cidr, 600)).length;
+  t.ok(plain < 300, `one add() after another overflows the queue (${plain} of 300 taken)`);
+  t.ok(await bans.flushed(30_000));
+  t.equal(await bans.addAll([...list, ['198.18.200.1', Date.now() - 1000]]), 1000, 'addAll takes them all, and skips a ban already over');
+  t.ok(await bans.flushed(30_000));
+  t.equal(entries(ns, 'sipwall-ban4').length, 1000, 'all in the kernel set');
+  const left = (await bans.list()).map((e) => e.secondsLeft);
+  t.ok(Math.min(...left) > 590 && Math.max(...left) <= 600, `timeouts from each ban's end (${Math.min(...left)}-${Math.max(...left)} s)`);
+  t.equal(errors.length, 1, 'only the plain overflow was reported');
+  bans.close();
+  t.equal(await bans.addAll(list), 0, 'nothing after close()');
+});
+
 t.test('long bans are clamped to the ipset maximum', async (t) => {
   const ns = createNs(t, 'clamp');
   await installRules(OPTS, ns.runner);
