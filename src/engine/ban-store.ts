@@ -130,33 +130,37 @@ export class BanStore {
     }
     const now = this.now();
     const p = table.policy;
-    const seen = new Set<SourceKey>();
-    const keep: Array<[SourceKey, BanRecord]> = [];
+    // A source listed twice: the later entry wins, in the later place. A
+    // save walks the table while bans go on (save()), and a source banned
+    // again meanwhile moves to the end, where the walk meets it a second
+    // time: its first entry is the record from before that ban.
+    const latest = new Map<SourceKey, BanRecord>();
     for (const b of doc.bans as unknown[]) {
       try {
         const rec = this.entry(b, now, p.maxSeconds * 1000);
-        if (rec === null || seen.has(rec[0])) {
+        if (rec === null) {
           res.skipped++;
           continue;
         }
-        const [key, r] = rec;
-        seen.add(key);
-        if (r.until > now) {
-          keep.push(rec);
-          res.restored.push({ source: sourceKeyText(key, this.v6), secondsLeft: Math.ceil((r.until - now) / 1000) });
-        } else if (r.until + p.forgetAfterSeconds * 1000 > now) {
-          keep.push(rec);
-          res.remembered++;
-        } else {
-          res.expired++;
-        }
+        if (latest.delete(rec[0])) res.skipped++;
+        latest.set(rec[0], rec[1]);
       } catch {
         res.skipped++; // whatever the entry holds, the others still count
       }
     }
     // The file lists the oldest first (the table's order): put back in that
     // order, so the table, full, forgets the oldest again, not the newest.
-    for (const [key, r] of keep) table.restore(key, r);
+    for (const [key, r] of latest) {
+      if (r.until > now) {
+        res.restored.push({ source: sourceKeyText(key, this.v6), secondsLeft: Math.ceil((r.until - now) / 1000) });
+      } else if (r.until + p.forgetAfterSeconds * 1000 > now) {
+        res.remembered++;
+      } else {
+        res.expired++;
+        continue;
+      }
+      table.restore(key, r);
+    }
     return res;
   }
 
@@ -257,7 +261,7 @@ export class BanStore {
     const now = this.now();
     // A slice of the table per turn: its Map iterator stays valid while
     // packets change the table in between (ban-table.ts). A record moved
-    // meanwhile may be copied twice; restore keeps the first.
+    // meanwhile may be copied twice; restore keeps the last.
     // Each slice is written as it is made: one 30 MB string for a full table
     // would cost its encoding (75 ms) in one turn.
     const records = table.records(now);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -129,7 +129,7 @@ t.test('a hostile or foreign file: every entry judged alone, bans capped, anothe
   const good = { source: '192.0.2.1', until: now + 10_000, since: now, offences: 1, reason: 'scanner-ua', rule: 'x', hits: 0 };
   writeFileSync(file, JSON.stringify({ format: 'sipwall-bans', version: 1, bans: [
     null, 7, 'x', [], { ...good, offences: null }, { ...good, hits: -1 },
-    good, { ...good, until: now + 99_000 }, // a repeat of the same source: the first counts
+    good, { ...good, until: now + 99_000 }, // a repeat of the same source: the later counts (see the test of a save under bans)
     { ...good, source: '192.0.2.5', until: 1e300, offences: 1e9 },
   ] }));
   const table = new BanTable(POLICY);
@@ -138,7 +138,7 @@ t.test('a hostile or foreign file: every entry judged alone, bans capped, anothe
   t.same(res.restored.map((r) => r.source), ['192.0.2.1', '192.0.2.5']);
   t.equal(res.restored[1]!.secondsLeft, POLICY.maxSeconds, 'a ban from the file is never longer than bans.maxSeconds');
   t.equal(table.peek(key('192.0.2.5'))!.offences, 1000, 'offences capped');
-  t.equal(table.peek(key('192.0.2.1'))!.until, now + 10_000);
+  t.equal(table.peek(key('192.0.2.1'))!.until, now + 99_000);
 
   const d = dir();
   const v2 = join(d, 'bans.json');
@@ -183,6 +183,25 @@ t.test('the save at stop supersedes one in flight: the newest bans win, no temp 
   t.equal(bans.length, 20_001);
   t.ok(bans.some((b) => b.source === '192.0.2.250'), 'the last ban is in the file');
   t.equal(readdirSync(join(file, '..')).filter((f) => f.includes('.tmp-')).length, 0, 'no temp file left behind');
+});
+
+t.test('a source banned again during a background save is restored with its new ban', async (t) => {
+  // The walk meets it twice: where it was (the record before the new ban), and at the end.
+  const { file, table, store, now } = large();
+  const early = key('10.0.0.0'); // the oldest: the first slice writes it
+  store.changed();
+  // Once the first slice is on disk, the walk has passed it.
+  const tmpWritten = (): boolean => readdirSync(join(file, '..')).some((f) => f.includes('.tmp-') && statSync(join(file, '..', f)).size > 1000);
+  for (let i = 0; i < 20_000 && !tmpWritten(); i++) await new Promise((r) => setImmediate(r));
+  table.ban(early, now + 1, R_RATE_REGISTER, 'register'); // again: a second offence, moved to the end
+  await store.idle();
+  const listed = (JSON.parse(readFileSync(file, 'utf8')) as { bans: Array<{ source: string; rule: string }> }).bans.filter((b) => b.source === '10.0.0.0');
+  t.same(listed.map((b) => b.rule), ['x', 'register'], 'in the file twice: the old record, then the new');
+  // As after a crash: no flush at stop rewrote the file.
+  const after = new BanTable({ ...POLICY, maxEntries: 50_000 });
+  const res = new BanStore({ file, v6PrefixLength: 64 }).restore(after);
+  t.match(after.peek(early), { offences: 2, ruleId: 'register' }, 'the new ban, not the one before it');
+  t.ok(res.restored.some((r) => r.source === '10.0.0.5'), 'and it is active');
 });
 
 t.test('a short write (disk full) fails the save and leaves the good file alone', async (t) => {
