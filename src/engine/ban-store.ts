@@ -264,7 +264,13 @@ export class BanStore {
     // meanwhile may be copied twice; restore keeps the last.
     // Each slice is written as it is made: one 30 MB string for a full table
     // would cost its encoding (75 ms) in one turn.
-    const records = table.records(now);
+    // The walk visits records added after it began: under bans faster than
+    // the disk takes them it would chase the end of the table and never
+    // finish. It stops after twice as many as the table held when it began:
+    // room for the sources banned again meanwhile (moved to the end, where
+    // their new record is), an end under a flood. What it leaves, each added
+    // with a changed() call (so `again` is set), goes in the next save.
+    const records = table.records(now, 2 * table.size + CHUNK);
     const tmp = this.tmpName(gen);
     let superseded = false;
     try {

@@ -153,11 +153,15 @@ export class BanTable {
   /**
    * Records worth saving at `now`: active bans, and ended ones still
    * remembered for escalation (forgetAfterSeconds), so that a restart does
-   * not forgive a repeat offender.
+   * not forgive a repeat offender. At most `maxVisits` records are looked at.
    */
-  *records(now: number): Generator<[SourceKey, BanRecord]> {
+  *records(now: number, maxVisits = Infinity): Generator<[SourceKey, BanRecord]> {
     const keep = this.policy.forgetAfterSeconds * 1000;
-    for (const [k, r] of this.byRecency) if (r.until + keep > now) yield [k, r];
+    let visits = 0;
+    for (const [k, r] of this.byRecency) {
+      if (visits++ >= maxVisits) return;
+      if (r.until + keep > now) yield [k, r];
+    }
   }
 
   /** Restores a record (from the state file) as it was, as the most recent. */

@@ -204,6 +204,35 @@ t.test('a source banned again during a background save is restored with its new 
   t.ok(res.restored.some((r) => r.source === '10.0.0.5'), 'and it is active');
 });
 
+t.test('a background save ends under bans faster than it writes, and the next one has them', async (t) => {
+  // The walk visits records added after it began: without an end point it
+  // chased the end of the table as long as the flood lasted.
+  const { file, table, store, now } = large();
+  let flooding = true;
+  let added = 0;
+  const flood = (): void => {
+    if (!flooding) return;
+    for (let i = 0; i < 8192; i++, added++) table.ban(key(`11.${(added >> 16) & 255}.${(added >> 8) & 255}.${added & 255}`), now, R_SCANNER_UA, 'x');
+    store.changed();
+    setImmediate(flood);
+  };
+  store.changed();
+  flood();
+  const ended = await Promise.race([
+    (async () => {
+      while (store.saves === 0) await new Promise((r) => setTimeout(r, 5));
+      return true;
+    })(),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
+  ]);
+  const during = added;
+  flooding = false;
+  t.ok(ended, `the first save ended while the flood went on (${during} bans added meanwhile)`);
+  await store.idle();
+  store.flush();
+  t.equal((JSON.parse(readFileSync(file, 'utf8')) as { bans: unknown[] }).bans.length, table.size, 'the save at stop has them all');
+});
+
 t.test('a short write (disk full) fails the save and leaves the good file alone', async (t) => {
   const d = dir();
   const file = join(d, 'bans.json');
