@@ -270,8 +270,8 @@ function mask32(prefix: number): number {
   return prefix <= 0 ? 0 : prefix >= 32 ? -1 : ~0 << (32 - prefix);
 }
 
-/** Cheap integer mix (the murmur3 finalizer) so nearby addresses spread over the table. */
-function mix(h: number): number {
+/** Cheap integer mix (the murmur3 finalizer) so nearby keys spread over a table. */
+export function mix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return h ^ (h >>> 16);
@@ -346,8 +346,8 @@ class PrefixTable {
   }
 
   private hash(tag: number, k0: number, k1: number, k2: number, k3: number): number {
-    const h = mix(Math.imul(tag, 0x9e3779b1) ^ k0);
-    return this.words === 1 ? h : mix(mix(mix(h ^ k1) ^ k2) ^ k3);
+    const h = mix32(Math.imul(tag, 0x9e3779b1) ^ k0);
+    return this.words === 1 ? h : mix32(mix32(mix32(h ^ k1) ^ k2) ^ k3);
   }
 
   /** Slot holding the key, or the empty slot where it would go. Unused words are 0. */

@@ -40,3 +40,16 @@ t.test('bounded: the oldest transactions give way, and every other one still mat
   t.equal(live, max, 'the newest max transactions all match, with their own data');
   t.equal(gone, total - max, 'the older ones are gone');
 });
+
+t.test('transactions a client chose to share low bits do not share a chain', async (t) => {
+  // The transaction number is an unkeyed hash of the client's Call-ID and
+  // CSeq, so a client can pick thousands with the same low bits: indexed by
+  // those bits, every put and take walked one chain of all of them.
+  const p = new PendingTable(65_536, 32_000);
+  for (let i = 0; i < 30_000; i++) p.put((i << 16) | 0x2a, i, 1000, 0, 1, 0, 0);
+  t.ok(p.longestChain() <= 16, `longest chain ${p.longestChain()} of 30,000 (random spread: about 8)`);
+  let found = 0;
+  for (let i = 0; i < 30_000; i += 997) if (p.take((i << 16) | 0x2a, i, 1001, true)) found++;
+  t.equal(found, 31, 'and each is found');
+  t.equal(new PendingTable(8, 1).longestChain(), 0, 'an empty table has no chain');
+});
