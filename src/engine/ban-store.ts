@@ -131,9 +131,10 @@ export class BanStore {
     const now = this.now();
     const p = table.policy;
     // A source listed twice: the later entry wins, in the later place. A
-    // save walks the table while bans go on (save()), and a source banned
-    // again meanwhile moves to the end, where the walk meets it a second
-    // time: its first entry is the record from before that ban.
+    // background save walks the table while bans go on (writeInBackground),
+    // and a source banned again meanwhile moves to the end, where the walk
+    // meets it a second time: its first entry is the record from before
+    // that ban.
     const latest = new Map<SourceKey, BanRecord>();
     for (const b of doc.bans as unknown[]) {
       try {
