@@ -25,6 +25,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { KernelError } from '../errors.js';
 import { CommandRunner, DEFAULT_RUNNER, resolveBinary } from './command-runner.js';
 import { DEFAULT_KERNEL_OPTIONS, IPSET_MAX_TIMEOUT, validateKernelOptions } from './kernel-options.js';
@@ -79,6 +80,10 @@ interface Op {
 
 const PROMPT = 'ipset> ';
 const SAFE_PATH = /^[A-Za-z0-9_./+-]+$/;
+/** Longest line of a set listing we read ("add SET CIDR timeout N" is under 100 bytes). */
+const MAX_SAVE_LINE = 1024;
+/** A scan of the largest set (bans.maxEntries 10,000,000) reads some 600 MB: minutes, not the 30 s of a command. */
+const SCAN_TIMEOUT_MS = 600_000;
 
 /** Family of a ban address "ADDR" or "ADDR/PREFIX", or 0 when it is not one. */
 export function cidrFamily(cidr: string): 0 | 4 | 6 {
@@ -209,17 +214,30 @@ export class BanSet {
    * kernel has not caught up after a minute (the next slice goes anyway).
    * Resolves with how many were accepted; stops at close().
    */
-  async addAll(bans: ReadonlyArray<readonly [cidr: string, untilMs: number]>, onBehind?: (queued: number, of: number) => void): Promise<number> {
-    const slice = Math.max(1, Math.min(16_384, this.#maxQueue));
-    let accepted = 0;
-    for (let i = 0; i < bans.length && !this.#closed; i += slice) {
-      if (i > 0 && !(await this.flushed(60_000))) onBehind?.(i, bans.length);
-      const now = Date.now();
-      for (let j = i; j < Math.min(i + slice, bans.length) && !this.#closed; j++) {
+  addAll(bans: ReadonlyArray<readonly [cidr: string, untilMs: number]>, onBehind?: (queued: number, of: number) => void): Promise<number> {
+    return this.#inSlices(
+      bans.length,
+      (j, now) => {
         const [cidr, until] = bans[j]!;
         const seconds = Math.ceil((until - now) / 1000);
-        if (seconds > 0 && this.add(cidr, seconds)) accepted++;
-      }
+        return seconds > 0 && this.add(cidr, seconds);
+      },
+      onBehind,
+    );
+  }
+
+  /** Lifts many bans (the trust of a network holding thousands), in slices as addAll() adds them. */
+  removeAll(cidrs: readonly string[], onBehind?: (queued: number, of: number) => void): Promise<number> {
+    return this.#inSlices(cidrs.length, (j) => this.remove(cidrs[j]!), onBehind);
+  }
+
+  async #inSlices(count: number, one: (j: number, now: number) => boolean, onBehind?: (queued: number, of: number) => void): Promise<number> {
+    const slice = Math.max(1, Math.min(16_384, this.#maxQueue));
+    let accepted = 0;
+    for (let i = 0; i < count && !this.#closed; i += slice) {
+      if (i > 0 && !(await this.flushed(60_000))) onBehind?.(i, count);
+      const now = Date.now();
+      for (let j = i; j < Math.min(i + slice, count) && !this.#closed; j++) if (one(j, now)) accepted++;
     }
     return accepted;
   }
@@ -245,17 +263,55 @@ export class BanSet {
     });
   }
 
-  /** Current bans in the kernel (both sets), from `ipset list SET -output save`. */
-  async list(): Promise<BanEntry[]> {
-    const entries: BanEntry[] = [];
+  /**
+   * Visits every ban in the kernel sets (`ipset list SET -output save`), a
+   * pipe read (at most 64 KiB, some 1,700 entries) at a time, each followed
+   * by a setImmediate, so that a full set never holds the verdict loop:
+   * parsed in one piece, 262,144 entries held it for over half a second.
+   * The queue's socket is polled after at most two reads (a read handled in
+   * the poll phase is followed by one in the check phase that ends it). The
+   * listing is never kept whole. Resolves with the number of entries visited.
+   */
+  async scan(visit: (e: BanEntry) => void): Promise<number> {
+    let n = 0;
     for (const set of this.ipv6 ? [this.set4, this.set6] : [this.set4]) {
-      const r = await this.#runner.run(['ipset', 'list', set, '-output', 'save']);
+      const head = `add ${set} `;
+      let carry: Buffer | null = null;
+      const line = (buf: Buffer, s: number, e: number): void => {
+        const entry = parseSaveLine(buf.toString('latin1', s, e), head);
+        if (entry === null) return;
+        n++;
+        visit(entry);
+      };
+      const r = await this.#runner.stream(
+        ['ipset', 'list', set, '-output', 'save'],
+        (chunk) => {
+          const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
+          let s = 0;
+          for (let lf = buf.indexOf(0x0a, s); lf >= 0; lf = buf.indexOf(0x0a, s)) {
+            line(buf, s, lf);
+            s = lf + 1;
+          }
+          // A line is some 60 bytes: a longer remainder is no line of ours.
+          carry = s < buf.length && buf.length - s <= MAX_SAVE_LINE ? Buffer.from(buf.subarray(s)) : null;
+          return nextTurn();
+        },
+        { timeoutMs: SCAN_TIMEOUT_MS },
+      );
+      const rest = carry as Buffer | null; // set in the callback: TypeScript cannot see it
+      if (rest !== null) line(rest, 0, rest.length);
       if (r.code !== 0) {
         if (/does not exist/.test(r.stderr)) continue;
         throw new KernelError(`ipset list ${set} failed: ${r.stderr.trim()}`);
       }
-      entries.push(...parseSaveEntries(r.stdout, set));
     }
+    return n;
+  }
+
+  /** Current bans in the kernel (both sets); see scan(). */
+  async list(): Promise<BanEntry[]> {
+    const entries: BanEntry[] = [];
+    await this.scan((e) => entries.push(e));
     return entries;
   }
 
@@ -444,16 +500,12 @@ export class BanSet {
 }
 
 /** Entries of `set` from `ipset save`/`list -output save` text. */
-export function parseSaveEntries(text: string, set: string): BanEntry[] {
-  const out: BanEntry[] = [];
-  const head = `add ${set} `;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(head)) continue;
-    const [cidr, ...rest] = line.slice(head.length).trim().split(/\s+/);
-    if (cidr === undefined) continue;
-    const t = rest.indexOf('timeout');
-    const secs = t >= 0 ? Number(rest[t + 1]) : 0;
-    out.push({ cidr, secondsLeft: Number.isFinite(secs) ? secs : 0 });
-  }
-  return out;
+/** A ban from one line of `ipset list SET -output save` ("add SET CIDR timeout N"), or null for any other line. */
+export function parseSaveLine(line: string, head: string): BanEntry | null {
+  if (!line.startsWith(head)) return null;
+  const [cidr, ...rest] = line.slice(head.length).trim().split(/\s+/);
+  if (cidr === undefined || cidr === '') return null;
+  const t = rest.indexOf('timeout');
+  const secs = t >= 0 ? Number(rest[t + 1]) : 0;
+  return { cidr, secondsLeft: Number.isFinite(secs) ? secs : 0 };
 }

@@ -105,7 +105,28 @@ export class CommandRunner {
   }
 
   /** Run to completion; resolves with the exit code (never rejects on a non-zero exit). */
-  run(command: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  async run(command: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const out: Buffer[] = [];
+    const r = await this.#exec(command, opts, (d) => {
+      out.push(d);
+    });
+    return { code: r.code, stdout: Buffer.concat(out).toString('utf8'), stderr: r.stderr };
+  }
+
+  /**
+   * Run to completion, handing stdout to `onStdout` a chunk at a time (a
+   * pipe read: at most 64 KiB) instead of keeping it. While a promise
+   * `onStdout` returned is pending, stdout is paused: the pipe fills and the
+   * command waits in write(2), so a listing of millions of lines costs one
+   * chunk of memory, and a caller that yields between chunks never holds
+   * the event loop (the verdict loop's) for more than one. A rejection from
+   * `onStdout` kills the command and rejects.
+   */
+  stream(command: readonly string[], onStdout: (chunk: Buffer) => void | Promise<void>, opts: RunOptions = {}): Promise<{ code: number; stderr: string }> {
+    return this.#exec(command, opts, onStdout);
+  }
+
+  #exec(command: readonly string[], opts: RunOptions, onStdout: (chunk: Buffer) => void | Promise<void>): Promise<{ code: number; stderr: string }> {
     let argv: string[];
     try {
       argv = this.argv(command);
@@ -116,34 +137,46 @@ export class CommandRunner {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const child = spawn(bin, args, CHILD_OPTIONS);
-      const out: Buffer[] = [];
       const errs: Buffer[] = [];
       let settled = false;
-      const timer = setTimeout(() => {
+      // 'close' can come while the last chunk's promise is pending: the answer waits for it.
+      let pending: Promise<void> = Promise.resolve();
+      const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         child.kill('SIGKILL');
-        reject(new KernelError(`${command.join(' ')}: no answer after ${timeoutMs} ms`));
-      }, timeoutMs);
-      child.stdout.on('data', (d: Buffer) => out.push(d));
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new KernelError(`${command.join(' ')}: no answer after ${timeoutMs} ms`)), timeoutMs);
+      child.stdout.on('data', (d: Buffer) => {
+        if (settled) return;
+        let r: void | Promise<void>;
+        try {
+          r = onStdout(d);
+        } catch (err) {
+          return fail(err as Error);
+        }
+        if (r === undefined) return;
+        child.stdout.pause();
+        pending = r.then(
+          () => {
+            if (!settled) child.stdout.resume();
+          },
+          (err: unknown) => fail(err as Error),
+        );
+      });
       child.stderr.on('data', (d: Buffer) => errs.push(d));
       // EPIPE when the command exits before reading all its input; the exit
       // code and stderr then say what went wrong.
       child.stdin.on('error', () => undefined);
-      child.on('error', (err) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(new KernelError(`cannot run ${command.join(' ')}: ${err.message}`, { cause: err }));
-      });
+      child.on('error', (err) => fail(new KernelError(`cannot run ${command.join(' ')}: ${err.message}`, { cause: err })));
       child.on('close', (code, signal) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({
-          code: code ?? (signal === null ? 1 : 128),
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(errs).toString('utf8'),
+        void pending.then(() => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ code: code ?? (signal === null ? 1 : 128), stderr: Buffer.concat(errs).toString('utf8') });
         });
       });
       child.stdin.end(opts.input ?? '');

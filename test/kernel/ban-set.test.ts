@@ -1,6 +1,7 @@
 // BanSet against a real kernel: bans land in the ipsets while the child
 // keeps running, drop the banned source's SIP traffic and expire.
 import t from 'tap';
+import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { KernelError } from '../../src/errors.js';
 import { BanSet, cidrFamily, needsRenewal, RENEW_EVERY_MS, timeoutSeconds } from '../../src/kernel/ban-set.js';
@@ -244,6 +245,51 @@ t.test('addAll: more bans than the queue holds all land, a slice at a time', asy
   t.equal(errors.length, 1, 'only the plain overflow was reported');
   bans.close();
   t.equal(await bans.addAll(list), 0, 'nothing after close()');
+});
+
+t.test('scan reads 150,000 bans without holding the event loop; removeAll lifts 131,072', async (t) => {
+  const ns = createNs(t, 'scan');
+  await installRules({ ...OPTS, setMaxElem: 262_144 }, ns.runner); // the configuration's default (inline.banSetMaxElem)
+  const N = 150_000;
+  const lines = Array.from({ length: N }, (_, i) => `add sipwall-ban4 10.${90 + (i >> 16)}.${(i >> 8) & 255}.${i & 255} timeout 600`);
+  lines.push('add sipwall-ban6 2001:db8:1::/48 timeout 600');
+  ns.exec(['ipset', 'restore'], lines.join('\n') + '\n');
+  const { bans, errors } = open(t, ns);
+  // The verdict loop's share: the entries visited between two reads of a
+  // socket that always has a datagram waiting (loopback, to itself), as the
+  // queue's socket does under load.
+  let inTurn = 0;
+  let most = 0;
+  let ticking = true;
+  const ping = createSocket('udp4');
+  await new Promise<void>((r) => ping.bind(0, '127.0.0.1', r));
+  const port = ping.address().port;
+  ping.on('message', () => {
+    inTurn = 0;
+    if (ticking) ping.send('x', port, '127.0.0.1');
+  });
+  ping.send('x', port, '127.0.0.1');
+  t.teardown(() => ping.close());
+  let seen = 0;
+  const n = await bans.scan(() => {
+    seen++;
+    if (++inTurn > most) most = inTurn;
+  });
+  ticking = false;
+  t.equal(n, N + 1);
+  t.equal(seen, N + 1, 'every entry of both sets');
+  // A pipe read is at most 64 KiB, each line here over 30 bytes, and two
+  // reads at most come between polls (BanSet.scan says why).
+  t.ok(most <= (2 * 65_536) / 30, `two pipe reads at most between polls of the socket (${most} entries)`);
+  const all = await bans.list();
+  t.equal(all.length, N + 1, 'list() of more entries than one call can spread (push(...) threw past ~125,000)');
+  t.match(all.find((e) => e.cidr === '2001:db8:1::/48'), { secondsLeft: Number });
+  const inside = all.filter((e) => /^10\.9[01]\./.test(e.cidr)).map((e) => e.cidr);
+  t.equal(inside.length, 131_072);
+  t.equal(await bans.removeAll(inside), inside.length, 'removeAll takes twice what the queue holds');
+  t.ok(await bans.flushed(60_000));
+  t.equal(entries(ns, 'sipwall-ban4').length, N - 131_072, 'the rest stay');
+  t.same(errors, []);
 });
 
 t.test('long bans are clamped to the ipset maximum', async (t) => {
