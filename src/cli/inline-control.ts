@@ -3,14 +3,15 @@
 // at the tracking length) goes through the engine, the kernel set, the
 // native hot table and the state file, like a ban the engine made itself.
 // A wider network goes to the kernel set only (hash:net takes CIDRs): it is
-// dropped before the queue, and lives as long as its timeout or the set.
+// dropped before the queue, and lives as long as its timeout or the run;
+// the run's list of them (network-bans.ts) is what `sipwall bans` shows.
 
 import type { BanStore } from '../engine/ban-store.js';
 import type { Engine } from '../engine/engine.js';
 import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
-import { sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
+import { type SourceKey, sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
 import { UsageError } from '../errors.js';
-import type { BanSet, KernelOptions } from '../kernel/index.js';
+import type { BanSet, KernelOptions, NetworkBans } from '../kernel/index.js';
 import { CidrSet, parseCidr, type ParsedCidr } from '../packet/address.js';
 import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import { hotTtl, HOT_TTL_MAX_MS, type NfQueue } from '../queue/nfqueue.js';
@@ -23,6 +24,8 @@ export interface InlineParts {
   engine: Engine;
   queue: NfQueue;
   bans: () => BanSet | null;
+  /** Networks banned by the admin (kernel set only). */
+  networks: NetworkBans;
   store: BanStore;
   counters: LoopCounters;
   kernel: KernelOptions;
@@ -61,22 +64,52 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
     if (one) p.queue.hotDelete(c.bytes, c.family);
     else p.queue.hotClear();
   };
-  /** Lifts every ban, the engine's and the kernel set's, on a source or network inside `c`. */
+  /**
+   * Lifts every ban, the engine's and the kernel set's, on a source or
+   * network inside `c`. The kernel set is read too, for what the engine no
+   * longer holds (bans past bans.maxEntries, a crashed run's networks); the
+   * read yields between pipe reads (BanSet.scan).
+   */
   const liftBansWithin = async (c: ParsedCidr, now: number): Promise<void> => {
     const within = new CidrSet();
     within.add(c);
-    const inside = (text: string): boolean => {
-      const n = parseCidr(text);
-      return n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family);
+    const inside = (n: ParsedCidr | null): boolean => n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family);
+    // Keys, not their text: an IPv4 key is the address; an IPv6 key is the
+    // source's prefix at the tracking length (source-key.ts).
+    const bytes = new Uint8Array(16);
+    const keyInside = (key: SourceKey): boolean => {
+      if (typeof key === 'number') {
+        if (c.family !== 4) return false;
+        bytes[0] = key >>> 24;
+        bytes[1] = (key >>> 16) & 0xff;
+        bytes[2] = (key >>> 8) & 0xff;
+        bytes[3] = key & 0xff;
+        return within.has(bytes, 0, 4);
+      }
+      if (c.family !== 6 || v6() < c.prefix) return false;
+      bytes.fill(0);
+      for (let i = 0; i < key.length && i < 16; i++) bytes[i] = key.charCodeAt(i);
+      return within.has(bytes, 0, 6);
     };
-    for (const [key] of [...p.engine.bans.entries(now)]) {
-      const text = sourceKeyText(key, v6());
-      if (!inside(text)) continue;
+    const lifted: SourceKey[] = [];
+    for (const [key] of p.engine.bans.entries(now)) if (keyInside(key)) lifted.push(key);
+    // What leaves the kernel set: those sources, and what a read of the set finds inside `c`.
+    const out = new Set<string>();
+    for (const key of lifted) {
       p.engine.bans.unban(key, now);
-      p.bans()?.remove(text);
+      out.add(sourceKeyText(key, v6()));
     }
-    for (const e of (await p.bans()?.list()) ?? []) if (inside(e.cidr)) p.bans()?.remove(e.cidr);
+    p.networks.removeWithin(c);
     p.store.changed();
+    const set = p.bans();
+    if (set === null) return;
+    await set.scan((e) => {
+      if (inside(parseCidr(e.cidr))) out.add(e.cidr);
+    });
+    // In slices (the ipset pipe queues 65,536 changes and refuses the rest),
+    // and landed before the answer: the admin's next command sees them gone.
+    await set.removeAll([...out], (queued, of) => p.log.warn('trust', { message: 'the ipset pipe is behind; lifting the rest of the bans anyway', queued, of }));
+    await set.flushed();
   };
   return async (req) => {
     const now = Date.now();
@@ -115,15 +148,11 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         for (const [key, r] of p.engine.bans.newest(now, limit)) {
           list.push({ source: sourceKeyText(key, v6()), reason: REASON_NAMES[r.reason], rule: r.ruleId, secondsLeft: Math.ceil((r.until - now) / 1000), hits: r.hits, offences: r.offences });
         }
-        // Networks banned by the admin live in the kernel set only; what is
-        // there for a source the engine bans was counted above.
-        const kernel = (await p.bans()?.list()) ?? [];
-        const later = Date.now();
-        for (const e of kernel) {
-          const key = sourceKeyFromText(e.cidr, v6());
-          if (key !== null && (p.engine.bans.peek(key)?.until ?? 0) > later) continue;
+        // Networks banned by the admin live in the kernel set only, and in
+        // the run's list of them: the kernel set is not read (see network-bans.ts).
+        for (const n of p.networks.active(now)) {
           total++;
-          if (list.length < limit) list.push({ source: e.cidr, reason: 'manual', rule: '', secondsLeft: e.secondsLeft, hits: 0, offences: 1 });
+          if (list.length < limit) list.push({ source: n.cidr, reason: 'manual', rule: '', secondsLeft: Math.ceil((n.until - now) / 1000), hits: 0, offences: 1 });
         }
         return { ok: true, bans: list, total };
       }
@@ -138,6 +167,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         // add() returns false when the ban set refuses (IPv6 off, queue full: the reason is logged).
         const inKernel = set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds) ?? false;
         // A network ban lives in the kernel set only: refused there, it is nowhere.
+        if (key === null && inKernel) p.networks.add(c, now + req.seconds * 1000);
         if (key === null && !inKernel) return { ok: false, error: `the kernel ban set did not take ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
         p.log.warn('ban', { source: req.target, seconds: req.seconds, reason: 'manual', rule: req.reason, by: 'admin' });
         const banned = key !== null ? sourceKeyText(key, v6()) : req.target;
@@ -151,6 +181,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           forgetHot(c);
           p.store.changed();
         }
+        if (key === null) was = p.networks.remove(c);
         const outOfKernel = p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target) ?? false;
         if (key === null && !outOfKernel) return { ok: false, error: `the kernel ban set did not take the unban of ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
         p.log.info('unban', { source: req.target, by: 'admin' });

@@ -17,9 +17,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BanStore } from '../engine/ban-store.js';
 import { Engine } from '../engine/engine.js';
-import { sourceKeyText } from '../engine/source-key.js';
+import { sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
 import { errorCode, SipwallError } from '../errors.js';
-import { BanSet, checkPrivilege, installRules, needsRenewal, removeRules, RENEW_EVERY_MS } from '../kernel/index.js';
+import { BanSet, checkPrivilege, installRules, needsRenewal, NetworkBans, removeRules, RENEW_EVERY_MS } from '../kernel/index.js';
 import { savedRulesetsWithOurs } from '../kernel/saved-rulesets.js';
 import { startInlineMetrics } from '../metrics/inline-metrics.js';
 import type { Family } from '../kernel/render-rules.js';
@@ -233,19 +233,35 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   }
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, remembered: restored.remembered, expired: restored.expired, skipped: restored.skipped });
   const banSet = bans;
+  // Networks banned by hand: a crashed run's are still in a kept set. Known
+  // again, they are listed, refilled and renewed like this run's. (An unban
+  // racing this read can leave one listed until its end; the kernel's entry
+  // is gone all the same.)
+  const networks = new NetworkBans();
+  const v6Keying = engine.rules.ipv6PrefixLength;
+  void banSet
+    .scan((e) => {
+      const c = parseCidr(e.cidr);
+      if (c === null || e.secondsLeft <= 0 || sourceKeyFromText(e.cidr, v6Keying) !== null) return; // a source: the engine's, restored above
+      networks.add(c, Date.now() + e.secondsLeft * 1000);
+    })
+    .catch((e: unknown) => log.warn('ban-set', { message: `could not read the kept ban sets for networks banned by hand: ${(e as Error).message}`, code: errorCode(e) }));
   watchdog = new RulesWatchdog({
     opts: kopts,
     noPrefilter,
     everyMs: loaded.config.inline.ruleCheckSeconds * 1000,
     log,
-    // A ban set recreated empty: the engine's bans back into it (networks banned by hand lived only there).
+    // A ban set recreated empty: the engine's bans and the networks banned by hand back into it.
     refill: (sets) => {
       const v6 = engine.rules.ipv6PrefixLength;
+      const now = Date.now();
       const due: Array<[string, number]> = [];
-      for (const [key, r] of engine.bans.entries(Date.now())) {
+      const inSets = (text: string): boolean => sets.includes(text.includes(':') ? kopts.set6 : kopts.set4);
+      for (const [key, r] of engine.bans.entries(now)) {
         const text = sourceKeyText(key, v6);
-        if (sets.includes(text.includes(':') ? kopts.set6 : kopts.set4)) due.push([text, r.until]);
+        if (inSets(text)) due.push([text, r.until]);
       }
+      for (const n of networks.active(now)) if (inSets(n.cidr)) due.push([n.cidr, n.until]);
       void banSet.addAll(due, (queued, of) => log.warn('rules-restored', { message: 'the ipset pipe is behind; refilling the rest anyway', queued, of }));
       return due.length;
     },
@@ -259,6 +275,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     for (const [key, r] of engine.bans.entries(now)) {
       if (needsRenewal(Math.ceil((r.until - now) / 1000))) due.push([sourceKeyText(key, engine.rules.ipv6PrefixLength), r.until]);
     }
+    for (const n of networks.active(now)) if (needsRenewal(Math.ceil((n.until - now) / 1000))) due.push([n.cidr, n.until]);
     void banSet.addAll(due, (queued, of) => log.warn('ban-renewal', { message: 'the ipset pipe is behind; renewing the rest anyway', renewed: queued, of }));
   }, RENEW_EVERY_MS);
   renew.unref();
@@ -295,7 +312,7 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
     control = await startControlServer(
       ctl.socket,
       ctl.group,
-      controlHandler({ engine, queue, bans: () => bans, store, counters: loop.counters, kernel: kopts, files: () => files, log, startedAt: Date.now(), reload, rulesRestored: () => watchdog?.restored ?? 0 }),
+      controlHandler({ engine, queue, bans: () => bans, networks, store, counters: loop.counters, kernel: kopts, files: () => files, log, startedAt: Date.now(), reload, rulesRestored: () => watchdog?.restored ?? 0 }),
     );
   } catch (e) {
     // Filtering matters more than the control socket: carry on without it, loudly.

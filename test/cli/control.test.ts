@@ -109,6 +109,42 @@ t.test('status, ban, bans, unban, trust, reload over the control socket', async 
   t.match(cli('bans').stdout, /fd00:1:2:3::\/64/, 'IPv6 sources still keyed per /64');
 });
 
+t.test('networks banned by hand: listed from the run, found again after a crash; trust lifts a full set\'s bans', async (t) => {
+  const lab = await SipLab.start(t, 'ctlnet');
+  const yaml = `secretHosts: [${SECRET}]\ninline: {queueNum: 322}\n`;
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--socket', lab.controlSocket], { encoding: 'utf8', timeout: 20_000 });
+  const listed = () => JSON.parse(cli('bans', '--json').stdout) as { bans: Array<{ source: string; secondsLeft: number }>; total: number };
+  const kernelCount = (): number => Number(/Number of entries: (\d+)/.exec(lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4', '-t']))?.[1]);
+  let sw = await lab.sipwall(yaml);
+  t.equal(cli('ban', '10.88.7.1/16', '--for', '10m').status, 0);
+  t.equal(cli('ban', '10.89.1.0/24', '--for', '2h').status, 0);
+  t.same(listed().bans.map((b) => b.source), ['10.89.1.0/24', '10.88.0.0/16'], 'listed newest first, as the kernel set spells them');
+  sw.child.kill('SIGKILL');
+  await new Promise((r) => sw.child.once('exit', r));
+  sw = await lab.sipwall(yaml);
+  t.teardown(() => {
+    sw.child.kill('SIGTERM');
+  });
+  t.ok(await lab.until(() => listed().total === 2), 'the crashed run\'s networks, still in the kept set, are listed again');
+  t.ok(listed().bans.find((b) => b.source === '10.89.1.0/24')!.secondsLeft > 7000, 'with the time the kernel has left');
+
+  // 150,000 sources in the kernel set that the engine does not hold (bans
+  // past bans.maxEntries): reading such a set back used to hold the verdict
+  // loop for a quarter of a second, and past ~125,000 entries failed.
+  const lines = Array.from({ length: 150_000 }, (_, i) => `add sipwall-ban4 10.${90 + (i >> 16)}.${(i >> 8) & 255}.${i & 255} timeout 600`);
+  lab.pair.host.exec(['ipset', 'restore'], lines.join('\n') + '\n');
+  t.equal(kernelCount(), 150_002);
+  const l = listed();
+  t.equal(l.total, 2, '`sipwall bans` answers from the run, without reading the kernel set');
+  const tr = cli('trust', '10.90.0.0/15');
+  t.equal(tr.status, 0, `trust of a network with 131,072 bans inside: ${tr.stderr}`);
+  t.equal(kernelCount(), 150_002 - 131_072, 'every ban inside it lifted before the answer, more than the ipset pipe queues at once');
+  t.equal(cli('trust', '10.88.0.0/15').status, 0);
+  t.equal(listed().total, 0, 'the networks inside a trusted one are lifted');
+  t.equal(kernelCount(), 150_000 - 131_072, 'from the kernel set too');
+  t.notOk(sw.events().some((e) => e['event'] === 'ban-set'), 'no ban-set error on the way');
+});
+
 t.test('control commands: bad arguments and no sipwall give one-line errors', async (t) => {
   const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
   const cases: Array<[string[], number, RegExp]> = [

@@ -30,6 +30,10 @@ t.test('rules removed under a running sipwall are put back, bans included', asyn
 
   await lab.send('udp', PEER_A4, HOST4, [withCallId(scanner, cid())]);
   t.ok(await lab.until(inSet), 'a scanner is banned, in the kernel set');
+  const ban = spawnSync(process.execPath, [BIN, 'ban', '10.88.0.0/16', '--for', '10m', '--socket', lab.controlSocket], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(ban.status, 0, `a network banned by hand: ${ban.stderr}`);
+  const netInSet = (): boolean => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes('10.88.0.0/16 timeout');
+  t.ok(await lab.until(netInSet), 'in the kernel set');
 
   // A "reset the firewall" script.
   for (const cmd of ['iptables', 'ip6tables']) {
@@ -45,9 +49,10 @@ t.test('rules removed under a running sipwall are put back, bans included', asyn
   const missing = sw.events().find((e) => e['event'] === 'rules-missing');
   t.equal(missing?.['level'], 'error', 'the removal is logged as an error');
   t.ok((missing?.['missing'] as string[]).includes('IPv4 mangle INPUT: the jump to SIPWALL is missing'), 'naming what went');
-  t.match(sw.events().find((e) => e['event'] === 'rules-restored'), { setsCreated: ['sipwall-ban4', 'sipwall-ban6'], bansRefilled: 1 });
+  t.match(sw.events().find((e) => e['event'] === 'rules-restored'), { setsCreated: ['sipwall-ban4', 'sipwall-ban6'], bansRefilled: 2 });
   t.equal(lab.pair.host.save(4), installed, 'the same rules as at start');
   t.ok(await lab.until(inSet), 'the engine\'s ban is back in the recreated kernel set');
+  t.ok(await lab.until(netInSet), 'and so is the network banned by hand (it lived only there)');
 
   const bad = withCallId(scanner, cid());
   await lab.send('udp', PEER_B4, HOST4, [bad]);
