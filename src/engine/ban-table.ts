@@ -135,18 +135,23 @@ export class BanTable {
    * a ring of `limit` entries, however many bans there are.
    */
   newest(now: number, limit: number): Array<[SourceKey, BanRecord]> {
-    const ring: Array<[SourceKey, BanRecord]> = [];
+    // Two rings, not one of pairs: nothing allocated per ban walked.
+    const keys: SourceKey[] = [];
+    const recs: BanRecord[] = [];
     let next = 0;
-    if (limit < 1) return ring;
+    if (limit < 1) return [];
     for (const [k, r] of this.byRecency) {
       if (r.until <= now) continue;
-      if (ring.length < limit) ring.push([k, r]);
-      else ring[next] = [k, r];
+      keys[next] = k;
+      recs[next] = r;
       next = (next + 1) % limit;
     }
-    // ring[next - 1] is the newest; walk back from it.
+    // keys[next - 1] is the newest; walk back from it.
     const out: Array<[SourceKey, BanRecord]> = [];
-    for (let i = 1; i <= ring.length; i++) out.push(ring[(next - i + limit * 2) % limit]!);
+    for (let i = 1; i <= keys.length; i++) {
+      const j = (next - i + limit * 2) % limit;
+      out.push([keys[j]!, recs[j]!]);
+    }
     return out;
   }
 
