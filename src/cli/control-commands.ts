@@ -94,6 +94,8 @@ export function controlCommand(cmd: string) {
       out(bans.length === 0 ? 'no active bans' : table(bans, ['source', 'reason', 'rule', 'secondsLeft', 'hits', 'offences']));
       const total = Number(body['total'] ?? bans.length);
       if (total > bans.length) out(`... and ${total - bans.length} more (${total} in all; sipwall bans --limit N lists more)`);
+      const k = body['kernelEntries'];
+      if (typeof k === 'number' && k > total) out(`the kernel ban sets hold ${k} entries (sources sipwall no longer lists, past bans.maxEntries, included)`);
     } else {
       const s = body as Record<string, any>;
       const tls = (s['tlsPorts'] as number[] | undefined) ?? [];

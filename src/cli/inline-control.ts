@@ -10,8 +10,8 @@ import type { BanStore } from '../engine/ban-store.js';
 import type { Engine } from '../engine/engine.js';
 import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
 import { type SourceKey, sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
-import { UsageError } from '../errors.js';
-import type { BanSet, KernelOptions, NetworkBans } from '../kernel/index.js';
+import { errorCode, UsageError } from '../errors.js';
+import { networkText, type BanSet, type KernelOptions, type NetworkBans } from '../kernel/index.js';
 import { CidrSet, parseCidr, type ParsedCidr } from '../packet/address.js';
 import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import { hotTtl, HOT_TTL_MAX_MS, type NfQueue } from '../queue/nfqueue.js';
@@ -36,6 +36,21 @@ export interface InlineParts {
   /** Times the rules watchdog put the kernel rules back (rules-watchdog.ts). */
   rulesRestored: () => number;
 }
+
+/** What the trust of a network lifted: engine bans, networks banned by hand, kernel set entries (and those the ipset pipe refused). */
+interface Lifted {
+  engine: number;
+  networks: number;
+  kernel: number;
+  refused: number;
+}
+
+/**
+ * How long `trust NET` waits for the bans inside the network to be lifted
+ * before it answers (they go on being lifted, and the log says when they
+ * are): the control connection's deadline is 10 s.
+ */
+const LIFT_WAIT_MS = 7000;
 
 function sum(a: Float64Array): number {
   let s = 0;
@@ -70,7 +85,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
    * longer holds (bans past bans.maxEntries, a crashed run's networks); the
    * read yields between pipe reads (BanSet.scan).
    */
-  const liftBansWithin = async (c: ParsedCidr, now: number): Promise<void> => {
+  const liftBansWithin = async (c: ParsedCidr, now: number): Promise<Lifted> => {
     const within = new CidrSet();
     within.add(c);
     const inside = (n: ParsedCidr | null): boolean => n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family);
@@ -99,17 +114,17 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
       p.engine.bans.unban(key, now);
       out.add(sourceKeyText(key, v6()));
     }
-    p.networks.removeWithin(c);
+    const networks = p.networks.removeWithin(c).length;
     p.store.changed();
     const set = p.bans();
-    if (set === null) return;
+    if (set === null) return { engine: lifted.length, networks, kernel: 0, refused: 0 };
     await set.scan((e) => {
       if (inside(parseCidr(e.cidr))) out.add(e.cidr);
     });
-    // In slices (the ipset pipe queues 65,536 changes and refuses the rest),
-    // and landed before the answer: the admin's next command sees them gone.
-    await set.removeAll([...out], (queued, of) => p.log.warn('trust', { message: 'the ipset pipe is behind; lifting the rest of the bans anyway', queued, of }));
-    await set.flushed();
+    // In slices (the ipset pipe queues 65,536 changes and refuses the rest).
+    const taken = await set.removeAll([...out], (queued, of) => p.log.warn('trust', { message: 'the ipset pipe is behind; lifting the rest of the bans anyway', queued, of }));
+    await set.flushed(60_000);
+    return { engine: lifted.length, networks, kernel: out.size, refused: out.size - taken };
   };
   return async (req) => {
     const now = Date.now();
@@ -154,7 +169,10 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           total++;
           if (list.length < limit) list.push({ source: n.cidr, reason: 'manual', rule: '', secondsLeft: Math.ceil((n.until - now) / 1000), hits: 0, offences: 1 });
         }
-        return { ok: true, bans: list, total };
+        // What the kernel sets hold, counted from their headers: they also
+        // drop sources the engine no longer lists (past bans.maxEntries).
+        const kernelEntries = (await p.bans()?.size().catch(() => null)) ?? null;
+        return { ok: true, bans: list, total, kernelEntries };
       }
       case 'ban': {
         const { c, key } = target(req.target);
@@ -165,12 +183,17 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           p.store.changed();
         }
         // add() returns false when the ban set refuses (IPv6 off, queue full: the reason is logged).
-        const inKernel = set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds) ?? false;
-        // A network ban lives in the kernel set only: refused there, it is nowhere.
-        if (key === null && inKernel) p.networks.add(c, now + req.seconds * 1000);
-        if (key === null && !inKernel) return { ok: false, error: `the kernel ban set did not take ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
+        let inKernel = set?.add(key !== null ? sourceKeyText(key, v6()) : req.target, req.seconds) ?? false;
+        if (key === null) {
+          // A network ban lives in the kernel set only: refused there, it is
+          // nowhere. Queued is not taken (a full set refuses it later:
+          // "Hash is full"), so it is listed once the kernel is seen to hold it.
+          if (inKernel && set !== null && (await set.flushed(LIFT_WAIT_MS))) inKernel = await set.has(req.target);
+          if (!inKernel) return { ok: false, error: `the kernel ban set did not take ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
+          p.networks.add(c, now + req.seconds * 1000);
+        }
         p.log.warn('ban', { source: req.target, seconds: req.seconds, reason: 'manual', rule: req.reason, by: 'admin' });
-        const banned = key !== null ? sourceKeyText(key, v6()) : req.target;
+        const banned = key !== null ? sourceKeyText(key, v6()) : networkText(c);
         return { ok: true, banned, seconds: req.seconds, scope: key !== null ? 'source' : 'network (kernel set only)', kernelSet: inKernel };
       }
       case 'unban': {
@@ -181,30 +204,42 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           forgetHot(c);
           p.store.changed();
         }
-        if (key === null) was = p.networks.remove(c);
         const outOfKernel = p.bans()?.remove(key !== null ? sourceKeyText(key, v6()) : req.target) ?? false;
         if (key === null && !outOfKernel) return { ok: false, error: `the kernel ban set did not take the unban of ${req.target} (see sipwall's log)`, code: 'SIPWALL_ERR_KERNEL' };
+        if (key === null) was = p.networks.remove(c);
         p.log.info('unban', { source: req.target, by: 'admin' });
         return { ok: true, unbanned: req.target, wasBanned: was, kernelSet: outOfKernel };
       }
       case 'trust': {
         const { c, key } = target(req.target);
+        // Trusted first: from here no new ban starts inside it (the engine
+        // checks the trusted list before any rule that bans).
+        forgetHot(c);
+        p.engine.extraTrusted.add(c);
+        let lifted: Lifted | 'in progress (see the log)' | null = null;
         if (key !== null) {
           p.engine.bans.unban(key, now);
           p.bans()?.remove(sourceKeyText(key, v6()));
           p.store.changed();
         } else {
           // A network: every ban inside it goes (the engine checks bans before trust).
-          await liftBansWithin(c, now);
+          const lifting = liftBansWithin(c, now);
+          const timer = new Promise<null>((resolve) => setTimeout(resolve, LIFT_WAIT_MS, null).unref());
+          lifted = (await Promise.race([lifting.catch(() => null), timer])) ?? 'in progress (see the log)';
+          lifting.then(
+            (r) => {
+              forgetHot(c); // a drop the native tier learnt while the bans were being lifted
+              p.log.info('trust-lifted', { source: req.target, ...r });
+            },
+            (e: unknown) => p.log.error('trust-lifted', { source: req.target, message: (e as Error).message, code: errorCode(e) }),
+          );
         }
-        forgetHot(c);
-        p.engine.extraTrusted.add(c);
         // The hot table holds IPv4 addresses and IPv6 /64s: use it only when that is exactly what is trusted.
         // Not a /64 holding a blocked host: the hot table would answer it in C (CompiledRules.blockedInside64).
         const blockedNeighbour = c.family === 6 && p.engine.rules.blockedInside64.has(c.bytes, 0, 6);
         if (((c.family === 4 && c.prefix === 32) || (c.family === 6 && c.prefix === 64)) && !blockedNeighbour) p.queue.hotSet(c.bytes, c.family, VERDICT_TRUST, HOT_TTL_MAX_MS);
         p.log.info('trust', { source: req.target, by: 'admin', until: 'restart' });
-        return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)' };
+        return { ok: true, trusted: req.target, until: 'restart (put it in trusted: in the rules file to keep it)', ...(lifted !== null ? { lifted } : {}) };
       }
       case 'reload': {
         const r = await p.reload();

@@ -234,17 +234,17 @@ async function runInline(source: LoadOptions, loaded: ReturnType<typeof loadConf
   log.lifecycle('state-restored', { file: store.file, bans: restored.restored.length, remembered: restored.remembered, expired: restored.expired, skipped: restored.skipped });
   const banSet = bans;
   // Networks banned by hand: a crashed run's are still in a kept set. Known
-  // again, they are listed, refilled and renewed like this run's. (An unban
-  // racing this read can leave one listed until its end; the kernel's entry
-  // is gone all the same.)
+  // again, they are listed, refilled and renewed like this run's.
   const networks = new NetworkBans();
   const v6Keying = engine.rules.ipv6PrefixLength;
-  void banSet
-    .scan((e) => {
-      const c = parseCidr(e.cidr);
-      if (c === null || e.secondsLeft <= 0 || sourceKeyFromText(e.cidr, v6Keying) !== null) return; // a source: the engine's, restored above
-      networks.add(c, Date.now() + e.secondsLeft * 1000);
-    })
+  void networks
+    .seedFrom((seed) =>
+      banSet.scan((e) => {
+        const c = parseCidr(e.cidr);
+        // A source is the engine's (restored above); no timeout is no ban of ours.
+        if (c !== null && e.secondsLeft > 0 && sourceKeyFromText(e.cidr, v6Keying) === null) seed(c, Date.now() + e.secondsLeft * 1000);
+      }),
+    )
     .catch((e: unknown) => log.warn('ban-set', { message: `could not read the kept ban sets for networks banned by hand: ${(e as Error).message}`, code: errorCode(e) }));
   watchdog = new RulesWatchdog({
     opts: kopts,

@@ -308,6 +308,30 @@ export class BanSet {
     return n;
   }
 
+  /** Whether the kernel set holds exactly `cidr` (`ipset test`): a network ban is confirmed by it. */
+  async has(cidr: string): Promise<boolean> {
+    const fam = cidrFamily(cidr);
+    if (fam === 0 || (fam === 6 && !this.ipv6)) return false;
+    const r = await this.#runner.run(['ipset', 'test', fam === 4 ? this.set4 : this.set6, cidr]);
+    if (r.code === 0) return true;
+    if (/is NOT in set/.test(r.stderr)) return false;
+    throw new KernelError(`ipset test ${cidr} failed: ${r.stderr.trim()}`);
+  }
+
+  /** Entries in the kernel sets, from their headers (`ipset list -t`): no entry is read. */
+  async size(): Promise<number> {
+    let n = 0;
+    for (const set of this.ipv6 ? [this.set4, this.set6] : [this.set4]) {
+      const r = await this.#runner.run(['ipset', 'list', set, '-t']);
+      if (r.code !== 0) {
+        if (/does not exist/.test(r.stderr)) continue;
+        throw new KernelError(`ipset list ${set} -t failed: ${r.stderr.trim()}`);
+      }
+      n += Number(/^Number of entries: (\d+)$/m.exec(r.stdout)?.[1] ?? 0);
+    }
+    return n;
+  }
+
   /** Current bans in the kernel (both sets); see scan(). */
   async list(): Promise<BanEntry[]> {
     const entries: BanEntry[] = [];

@@ -157,9 +157,9 @@ export class CommandRunner {
         } catch (err) {
           return fail(err as Error);
         }
-        if (r === undefined) return;
+        if (typeof (r as Promise<void> | undefined)?.then !== 'function') return;
         child.stdout.pause();
-        pending = r.then(
+        pending = (r as Promise<void>).then(
           () => {
             if (!settled) child.stdout.resume();
           },

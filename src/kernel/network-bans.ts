@@ -22,6 +22,8 @@ export function networkText(c: ParsedCidr): string {
 export class NetworkBans {
   /** Network text to the end of its ban (ms), oldest first. */
   readonly #until = new Map<string, number>();
+  /** While the kernel set is read at start: what the admin touched meanwhile, which the read must not bring back. */
+  #seeding: { keys: Set<string>; within: ParsedCidr[] } | null = null;
 
   get size(): number {
     return this.#until.size;
@@ -29,22 +31,24 @@ export class NetworkBans {
 
   add(c: ParsedCidr, untilMs: number): void {
     const key = networkText(c);
+    this.#seeding?.keys.add(key);
     this.#until.delete(key); // re-banned: now the newest
     this.#until.set(key, untilMs);
   }
 
   remove(c: ParsedCidr): boolean {
-    return this.#until.delete(networkText(c));
+    const key = networkText(c);
+    this.#seeding?.keys.add(key);
+    return this.#until.delete(key);
   }
 
   /** Drops every network inside `c` (the trust of a wider network lifts them); returns their texts. */
   removeWithin(c: ParsedCidr): string[] {
-    const within = new CidrSet();
-    within.add(c);
+    this.#seeding?.within.push(c);
     const gone: string[] = [];
     for (const key of this.#until.keys()) {
       const n = parseCidr(key);
-      if (n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family)) gone.push(key);
+      if (n !== null && inside(n, c)) gone.push(key);
     }
     for (const key of gone) this.#until.delete(key);
     return gone;
@@ -59,4 +63,32 @@ export class NetworkBans {
     }
     return out.reverse();
   }
+
+  /**
+   * Reads networks back from the kernel set (a crashed run's): `visit`
+   * each with seed(), and the admin's bans, unbans and trusts made while
+   * `read` runs win over what it brings (an unban whose line the read had
+   * already passed would otherwise come back, and be refilled).
+   */
+  async seedFrom(read: (seed: (c: ParsedCidr, untilMs: number) => void) => Promise<unknown>): Promise<void> {
+    const seeding = { keys: new Set<string>(), within: [] as ParsedCidr[] };
+    this.#seeding = seeding;
+    try {
+      await read((c, untilMs) => {
+        const key = networkText(c);
+        if (seeding.keys.has(key) || seeding.within.some((w) => inside(c, w)) || this.#until.has(key)) return;
+        this.#until.set(key, untilMs);
+      });
+    } finally {
+      this.#seeding = null;
+    }
+  }
+}
+
+/** Whether network `n` lies inside network `w` (same family, at least as long a prefix). */
+function inside(n: ParsedCidr, w: ParsedCidr): boolean {
+  if (n.family !== w.family || n.prefix < w.prefix) return false;
+  const within = new CidrSet();
+  within.add(w);
+  return within.has(n.bytes, 0, n.family);
 }

@@ -17,7 +17,7 @@ t.test('one spelling: host bits cleared, IPv6 compressed, as ipset prints it', a
   const n = new NetworkBans();
   n.add(cidr('10.88.7.9/16'), 5000);
   n.add(cidr('10.88.0.0/16'), 9000);
-  t.same(n.active(0), [{ cidr: '10.88.0.0/16', until: 9000 }], 'the same network twice is one ban, the later end kept');
+  t.same(n.active(0), [{ cidr: '10.88.0.0/16', until: 9000 }], 'the same network twice is one ban, with the last ban\'s end (as ipset -exist keeps it)');
   t.ok(n.remove(cidr('10.88.1.1/16')), 'removed under any spelling');
   t.equal(n.size, 0);
   t.notOk(n.remove(cidr('10.88.0.0/16')), 'a second remove finds nothing');
@@ -42,4 +42,31 @@ t.test('removeWithin lifts the networks inside a wider one, of its family, and n
   t.same(n.removeWithin(cidr('2001:db8::/32')), ['2001:db8:1::/48']);
   t.same(n.removeWithin(cidr('0.0.0.0/1')), ['10.0.0.0/8'], 'IPv4 only for an IPv4 network');
   t.same(n.active(0).map((e) => e.cidr), ['2001:db9::/32']);
+});
+
+t.test('seedFrom: what the admin does while the kernel set is read wins over what the read brings back', async (t) => {
+  const n = new NetworkBans();
+  n.add(cidr('10.1.0.0/16'), 1000);
+  await n.seedFrom(async (seed) => {
+    seed(cidr('10.2.0.0/16'), 2000); // a crashed run's ban, read back
+    n.remove(cidr('10.3.0.0/16')); // unbanned while the read runs, before the read reaches its line
+    seed(cidr('10.3.0.0/16'), 3000);
+    n.removeWithin(cidr('10.4.0.0/16')); // a trusted network
+    seed(cidr('10.5.1.0/24'), 3000);
+    seed(cidr('10.4.9.0/24'), 3000);
+    n.add(cidr('10.6.0.0/16'), 9000); // banned again by the admin
+    seed(cidr('10.6.0.0/16'), 4000);
+    seed(cidr('10.1.0.0/16'), 5000); // known already: this run's end stays
+    await new Promise((r) => setImmediate(r));
+  });
+  t.same(
+    n.active(0).map((e) => [e.cidr, e.until]).sort(),
+    [['10.1.0.0/16', 1000], ['10.2.0.0/16', 2000], ['10.5.1.0/24', 3000], ['10.6.0.0/16', 9000]].sort(),
+  );
+  n.remove(cidr('10.2.0.0/16'));
+  await n.seedFrom(async (seed) => seed(cidr('10.7.0.0/16'), 1000));
+  t.same(n.active(0).map((e) => e.cidr).sort(), ['10.1.0.0/16', '10.5.1.0/24', '10.6.0.0/16', '10.7.0.0/16'], 'a remove before a read does not block it');
+  await t.rejects(n.seedFrom(async () => Promise.reject(new Error('ipset gone'))), /ipset gone/, 'a failed read is reported');
+  n.remove(cidr('10.7.0.0/16'));
+  t.equal(n.size, 3, 'and the list works on after it');
 });
