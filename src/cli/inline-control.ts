@@ -216,7 +216,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
         // checks the trusted list before any rule that bans).
         forgetHot(c);
         p.engine.extraTrusted.add(c);
-        let lifted: Lifted | 'in progress (see the log)' | null = null;
+        let lifted: Lifted | string | null = null;
         if (key !== null) {
           p.engine.bans.unban(key, now);
           p.bans()?.remove(sourceKeyText(key, v6()));
@@ -225,7 +225,8 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
           // A network: every ban inside it goes (the engine checks bans before trust).
           const lifting = liftBansWithin(c, now);
           const timer = new Promise<null>((resolve) => setTimeout(resolve, LIFT_WAIT_MS, null).unref());
-          lifted = (await Promise.race([lifting.catch(() => null), timer])) ?? 'in progress (see the log)';
+          const failed = (e: unknown): string => `failed: ${(e as Error).message} (the trust holds; unban what is left by hand)`;
+          lifted = (await Promise.race([lifting.catch(failed), timer])) ?? 'in progress (see the log: trust-lifted)';
           lifting.then(
             (r) => {
               forgetHot(c); // a drop the native tier learnt while the bans were being lifted

@@ -82,7 +82,7 @@ const PROMPT = 'ipset> ';
 const SAFE_PATH = /^[A-Za-z0-9_./+-]+$/;
 /** Longest line of a set listing we read ("add SET CIDR timeout N" is under 100 bytes). */
 const MAX_SAVE_LINE = 1024;
-/** A scan of the largest set (bans.maxEntries 10,000,000) reads some 600 MB: minutes, not the 30 s of a command. */
+/** A scan of the largest set (inline.banSetMaxElem 16,777,216) reads some 700 MB: minutes, not the 30 s of a command. */
 const SCAN_TIMEOUT_MS = 600_000;
 
 /** Family of a ban address "ADDR" or "ADDR/PREFIX", or 0 when it is not one. */
@@ -292,7 +292,7 @@ export class BanSet {
             line(buf, s, lf);
             s = lf + 1;
           }
-          // A line is some 60 bytes: a longer remainder is no line of ours.
+          // A line is some 40 bytes: a remainder past MAX_SAVE_LINE is no line of ours.
           carry = s < buf.length && buf.length - s <= MAX_SAVE_LINE ? Buffer.from(buf.subarray(s)) : null;
           return nextTurn();
         },
