@@ -35,14 +35,21 @@ t.test('rules removed under a running sipwall are put back, bans included', asyn
   const netInSet = (): boolean => lab.pair.host.exec(['ipset', 'list', 'sipwall-ban4']).includes('10.88.0.0/16 timeout');
   t.ok(await lab.until(netInSet), 'in the kernel set');
 
-  // A "reset the firewall" script.
-  for (const cmd of ['iptables', 'ip6tables']) {
-    for (const table of ['raw', 'mangle', 'security']) {
-      lab.pair.host.exec([cmd, '-t', table, '-F']);
-      lab.pair.host.exec([cmd, '-t', table, '-X']);
+  // A "reset the firewall" script. sipwall is stopped (SIGSTOP) while it
+  // runs: a check (every second here) landing half way would put the rules
+  // back before the sets go, and the script's destroy would then fail.
+  process.kill(sw.child.pid!, 'SIGSTOP');
+  try {
+    for (const cmd of ['iptables', 'ip6tables']) {
+      for (const table of ['raw', 'mangle', 'security']) {
+        lab.pair.host.exec([cmd, '-t', table, '-F']);
+        lab.pair.host.exec([cmd, '-t', table, '-X']);
+      }
     }
+    await lab.pair.host.destroySets();
+  } finally {
+    process.kill(sw.child.pid!, 'SIGCONT');
   }
-  lab.pair.host.exec(['ipset', 'destroy']);
   t.notMatch(lab.pair.host.save(4), /SIPWALL/, 'all of it gone');
 
   t.ok(await lab.until(() => sw.events().some((e) => e['event'] === 'rules-restored'), 5000), 'put back within a few seconds');

@@ -14,7 +14,11 @@ export interface GcCount {
 }
 
 export function gcDuringMeasure(script: string, timeoutMs: number): GcCount {
-  const r = spawnSync(process.execPath, ['--trace-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: timeoutMs });
+  // Without V8's memory reducer, as `sipwall start` runs (gc-tuning.ts): it
+  // starts full collections on a timer ("Mark-Compact (reduce)"), not on
+  // allocation, and on a loaded machine the measured loop runs long enough
+  // to meet them.
+  const r = spawnSync(process.execPath, ['--trace-gc', '--no-memory-reducer', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: timeoutMs });
   const out = r.stdout ?? '';
   const start = out.indexOf('MEASURE-START');
   const end = out.indexOf('MEASURE-END');

@@ -87,6 +87,25 @@ export class Ns {
     return this.exec(['ipset', 'list', '-n']).split('\n').filter((l) => l !== '').sort();
   }
 
+  /**
+   * `ipset destroy` of every set, as a firewall reset script runs it after
+   * flushing the rules. The kernel drops a rule's set reference when the
+   * nf_tables transaction's expressions are destroyed, which it may do from
+   * a work queue after iptables returns ("in use by a kernel component"
+   * meanwhile; install-rules.ts retries the same way): up to 2 s.
+   */
+  async destroySets(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.exec(['ipset', 'destroy']);
+        return;
+      } catch (e) {
+        if (attempt >= 80 || !/in use by a kernel component/.test(String((e as { stderr?: unknown }).stderr))) throw e;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  }
+
   async destroy(): Promise<void> {
     const waits: Array<Promise<void>> = [];
     for (const p of this.#procs) {

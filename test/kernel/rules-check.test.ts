@@ -57,7 +57,7 @@ t.test('what other tools do is named, and a second install repairs it', async (t
 
   // A reset script: every table flushed, user chains deleted, sets destroyed.
   for (const cmd of ['iptables', 'ip6tables']) for (const table of ['raw', 'mangle', 'security']) ns.exec([cmd, '-t', table, '-F']), ns.exec([cmd, '-t', table, '-X']);
-  ns.exec(['ipset', 'destroy']);
+  await ns.destroySets();
   const gone = await check();
   t.ok(gone.includes('IPv4 raw SIPWALL-BAN: chain missing') && gone.includes('IPv6 security SIPWALL-MARK: chain missing'), 'deleted chains named');
   t.ok(gone.includes('ipset sipwall-ban4: missing') && gone.includes('ipset sipwall-ban6: missing'), 'destroyed sets named');
