@@ -12,7 +12,7 @@ import { REASON_NAMES, R_MANUAL } from '../engine/reasons.js';
 import { type SourceKey, sourceKeyFromText, sourceKeyText } from '../engine/source-key.js';
 import { errorCode, UsageError } from '../errors.js';
 import { networkText, type BanSet, type KernelOptions, type NetworkBans } from '../kernel/index.js';
-import { CidrSet, parseCidr, type ParsedCidr } from '../packet/address.js';
+import { CidrSet, insideOf, parseCidr, type ParsedCidr } from '../packet/address.js';
 import { readKernelQueueStats } from '../queue/kernel-queue-stats.js';
 import { hotTtl, HOT_TTL_MAX_MS, type NfQueue } from '../queue/nfqueue.js';
 import { VERDICT_DROP, VERDICT_TRUST } from '../queue/queue-batch.js';
@@ -88,7 +88,7 @@ export function controlHandler(p: InlineParts): (req: ControlRequest) => Promise
   const liftBansWithin = async (c: ParsedCidr, now: number): Promise<Lifted> => {
     const within = new CidrSet();
     within.add(c);
-    const inside = (n: ParsedCidr | null): boolean => n !== null && n.family === c.family && n.prefix >= c.prefix && within.has(n.bytes, 0, n.family);
+    const inside = insideOf(c);
     // Keys, not their text: an IPv4 key is the address; an IPv6 key is the
     // source's prefix at the tracking length (source-key.ts).
     const bytes = new Uint8Array(16);

@@ -12,7 +12,7 @@
 // The kernel's own timeout stays the authority: an entry here is shown only
 // until its end, and dropped then.
 
-import { CidrSet, formatIp, parseCidr, type ParsedCidr } from '../packet/address.js';
+import { formatIp, insideOf, parseCidr, type ParsedCidr } from '../packet/address.js';
 
 /** The one spelling of a network: host bits cleared, IPv6 per RFC 5952 (what `ipset list` prints too). */
 export function networkText(c: ParsedCidr): string {
@@ -23,7 +23,7 @@ export class NetworkBans {
   /** Network text to the end of its ban (ms), oldest first. */
   readonly #until = new Map<string, number>();
   /** While the kernel set is read at start: what the admin touched meanwhile, which the read must not bring back. */
-  #seeding: { keys: Set<string>; within: ParsedCidr[] } | null = null;
+  #seeding: { keys: Set<string>; within: Array<(n: ParsedCidr) => boolean> } | null = null;
 
   get size(): number {
     return this.#until.size;
@@ -44,12 +44,10 @@ export class NetworkBans {
 
   /** Drops every network inside `c` (the trust of a wider network lifts them); returns their texts. */
   removeWithin(c: ParsedCidr): string[] {
-    this.#seeding?.within.push(c);
+    const inside = insideOf(c);
+    this.#seeding?.within.push(inside);
     const gone: string[] = [];
-    for (const key of this.#until.keys()) {
-      const n = parseCidr(key);
-      if (n !== null && inside(n, c)) gone.push(key);
-    }
+    for (const key of this.#until.keys()) if (inside(parseCidr(key))) gone.push(key);
     for (const key of gone) this.#until.delete(key);
     return gone;
   }
@@ -71,24 +69,16 @@ export class NetworkBans {
    * already passed would otherwise come back, and be refilled).
    */
   async seedFrom(read: (seed: (c: ParsedCidr, untilMs: number) => void) => Promise<unknown>): Promise<void> {
-    const seeding = { keys: new Set<string>(), within: [] as ParsedCidr[] };
+    const seeding = { keys: new Set<string>(), within: [] as Array<(n: ParsedCidr) => boolean> };
     this.#seeding = seeding;
     try {
       await read((c, untilMs) => {
         const key = networkText(c);
-        if (seeding.keys.has(key) || seeding.within.some((w) => inside(c, w)) || this.#until.has(key)) return;
+        if (seeding.keys.has(key) || seeding.within.some((inside) => inside(c)) || this.#until.has(key)) return;
         this.#until.set(key, untilMs);
       });
     } finally {
       this.#seeding = null;
     }
   }
-}
-
-/** Whether network `n` lies inside network `w` (same family, at least as long a prefix). */
-function inside(n: ParsedCidr, w: ParsedCidr): boolean {
-  if (n.family !== w.family || n.prefix < w.prefix) return false;
-  const within = new CidrSet();
-  within.add(w);
-  return within.has(n.bytes, 0, n.family);
 }

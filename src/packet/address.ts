@@ -323,6 +323,17 @@ export class CidrSet {
 }
 
 /**
+ * A test of whether a network lies inside `w`: same family, a prefix at
+ * least as long, its address within. The set is built once, for loops over
+ * many networks (a kernel ban set read back).
+ */
+export function insideOf(w: ParsedCidr): (n: ParsedCidr | null) => boolean {
+  const within = new CidrSet();
+  within.add(w);
+  return (n) => n !== null && n.family === w.family && n.prefix >= w.prefix && within.has(n.bytes, 0, n.family);
+}
+
+/**
  * Open-addressing table (linear probing, load <= 1/2) of masked prefixes of
  * one family: `words` int32 per key, and a tag byte per slot holding
  * prefix + 1 (0 = empty). Lookups are written out per family (has4/has6) so
