@@ -525,7 +525,7 @@ export class BanSet {
 
 /** Entries of `set` from `ipset save`/`list -output save` text. */
 /** A ban from one line of `ipset list SET -output save` ("add SET CIDR timeout N"), or null for any other line. */
-export function parseSaveLine(line: string, head: string): BanEntry | null {
+function parseSaveLine(line: string, head: string): BanEntry | null {
   if (!line.startsWith(head)) return null;
   const [cidr, ...rest] = line.slice(head.length).trim().split(/\s+/);
   if (cidr === undefined || cidr === '') return null;
