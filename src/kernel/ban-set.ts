@@ -274,7 +274,7 @@ export class BanSet {
    */
   async scan(visit: (e: BanEntry) => void): Promise<number> {
     let n = 0;
-    for (const set of this.ipv6 ? [this.set4, this.set6] : [this.set4]) {
+    for (const set of this.#sets()) {
       const head = `add ${set} `;
       let carry: Buffer | null = null;
       const line = (buf: Buffer, s: number, e: number): void => {
@@ -312,7 +312,7 @@ export class BanSet {
   async has(cidr: string): Promise<boolean> {
     const fam = cidrFamily(cidr);
     if (fam === 0 || (fam === 6 && !this.ipv6)) return false;
-    const r = await this.#runner.run(['ipset', 'test', fam === 4 ? this.set4 : this.set6, cidr]);
+    const r = await this.#runner.run(['ipset', 'test', this.#setOf(fam), cidr]);
     if (r.code === 0) return true;
     if (/is NOT in set/.test(r.stderr)) return false;
     throw new KernelError(`ipset test ${cidr} failed: ${r.stderr.trim()}`);
@@ -321,7 +321,7 @@ export class BanSet {
   /** Entries in the kernel sets, from their headers (`ipset list -t`): no entry is read. */
   async size(): Promise<number> {
     let n = 0;
-    for (const set of this.ipv6 ? [this.set4, this.set6] : [this.set4]) {
+    for (const set of this.#sets()) {
       const r = await this.#runner.run(['ipset', 'list', set, '-t']);
       if (r.code !== 0) {
         if (/does not exist/.test(r.stderr)) continue;
@@ -395,9 +395,18 @@ export class BanSet {
       return false;
     }
     this.#queue.delete(cidr);
-    this.#queue.set(cidr, { key: cidr, del, set: fam === 4 ? this.set4 : this.set6, cidr, deadline });
+    this.#queue.set(cidr, { key: cidr, del, set: this.#setOf(fam), cidr, deadline });
     this.#pump();
     return true;
+  }
+
+  /** The kernel sets this BanSet fills: the IPv6 one only when IPv6 is on. */
+  #sets(): string[] {
+    return this.ipv6 ? [this.set4, this.set6] : [this.set4];
+  }
+
+  #setOf(fam: 4 | 6): string {
+    return fam === 4 ? this.set4 : this.set6;
   }
 
   #isIdle(): boolean {
