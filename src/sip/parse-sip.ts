@@ -5,8 +5,7 @@
 // byte outside [start, end), and allocates nothing: lookups go through the
 // tables of char-class.ts and header-names.ts (a trie that identifies a
 // header name in the same pass that finds its end), results are numbers.
-// Header lines are found with memchr (Buffer.indexOf), bounded as explained
-// where it is used.
+// Line ends are found four bytes at a time (line-scan.ts).
 //
 // Returns
 //   PARSE_OK          a whole message (or keep-alive) is at [msg.start, msg.end)
@@ -25,9 +24,10 @@
 //   'bad-line-end' (in a header name, 'bad-header-name'): pjsip, the stack
 //   of Asterisk's chan_pjsip, ends a line at a lone CR, so reading the CR as
 //   a byte of the value would let a header ("X: a\rTo: ...") or the end of
-//   a Call-ID hide from us and not from the PBX. The check costs a memchr
-//   per header line; a caller reading what the PBX itself sent (whose
-//   requests with a lone CR never reached it) passes `strict` false.
+//   a Call-ID hide from us and not from the PBX. The search for the line's
+//   LF stops at CRs too (line-scan.ts), so the check costs nothing more; a
+//   caller reading what the PBX itself sent (whose requests with a lone CR
+//   never reached it) passes `strict` false, which accepts them.
 //   On a stream (`strict`) every line ends in CRLF: chan_sip frames a TCP
 //   message by the first "\r\n\r\n", pjsip by "\n\r\n".
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
@@ -108,6 +108,8 @@ const {
 import * as hn from './header-names.js';
 const { HEADER_ACCEPT, HEADER_NEXT, METHOD_WALK, methodToken } = hn;
 import type { SipMessage } from './sip-message.js';
+import * as ls from './line-scan.js';
+const { lineEnd, wordsOf } = ls;
 import * as uri from './sip-uri.js';
 const {
   A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_RAQUOT, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
@@ -243,15 +245,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     return PARSE_OK;
   }
 
-  // The LF searches below use Buffer.indexOf (memchr), several times faster
-  // here than a JS loop, but unbounded: with no LF left before `lim` it would
-  // run on through the caller's buffer (the queue's batch buffer is
-  // megabytes), which a crafted packet could make it do every time. So the
-  // last LF before `lim` is found first, backwards and in JS (a message
-  // usually ends in CRLF: one or two bytes), and no search starts past it:
-  // every search then stops inside [start, lim).
-  let lastLf = lim - 1;
-  while (lastLf >= start && buf[lastLf] !== LF) lastLf--;
+  // Line ends are found a word at a time (line-scan.ts), never past `lim`.
+  const words = wordsOf(buf);
+  const base = buf.byteOffset;
 
   // ---- start line ----
   const ms = p;
@@ -291,10 +287,15 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     }
     msg.status = code;
     // Reason-Phrase: any text (UTF-8 allowed, RFC 4475 §3.1.1.12 unreason) up to the LF.
-    if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
-    const rs = p;
-    p = buf.indexOf(LF, p);
-    if (strict && !crlfOnly(buf, rs, p, stream)) return invalid(msg, R_BAD_LINE_END);
+    let lone = false;
+    for (;;) {
+      p = lineEnd(buf, words, base, p, lim);
+      if (p < 0) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      if (buf[p] === LF) break;
+      lone = true;
+      p++;
+    }
+    if (strict && (lone || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -413,11 +414,18 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     const colon = p;
     p++;
     // The value runs to the LF that is not followed by SP/HTAB (a fold,
-    // §7.3.1); memchr bounded by lastLf, see above.
+    // §7.3.1). A lone CR is noted, not refused at once: the line may yet
+    // be incomplete, and a prefix of a message is INCOMPLETE, not INVALID.
     const raw = p;
+    let lone = false;
     for (;;) {
-      if (p > lastLf) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
-      p = buf.indexOf(LF, p);
+      p = lineEnd(buf, words, base, p, lim);
+      if (p < 0) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+      if (buf[p] === CR) {
+        lone = true;
+        p++;
+        continue;
+      }
       if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
       c = buf[p + 1]!;
       if (c !== SP && c !== HTAB) break;
@@ -434,7 +442,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     // header section for pjsip and for us but not for chan_sip, which reads
     // the next message's headers as this one's and runs what we took for a
     // body as a request.
-    if (strict && !crlfOnly(buf, raw, p, stream)) return invalid(msg, R_BAD_LINE_END);
+    if (strict && (lone || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
@@ -577,25 +585,6 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     msg.end = stream ? p : end;
   }
   return PARSE_OK;
-}
-
-/**
- * Whether every CR in buf[s, lf) begins a CRLF, where buf[lf] is an LF,
- * and (`crlf`, on a stream) that LF ends a CRLF too.
- * When a CR precedes that LF, memchr hops from CR to CR (one per line of a
- * folded value) and cannot pass it; a line ended by a bare LF has no such
- * bound, so it is read in JS (UAs that send bare LFs are rare).
- */
-function crlfOnly(buf: Buffer, s: number, lf: number, crlf: boolean): boolean {
-  if (lf > s && buf[lf - 1] === CR) {
-    for (let q = buf.indexOf(CR, s); q < lf - 1; q = buf.indexOf(CR, q + 2)) {
-      if (buf[q + 1] !== LF) return false;
-    }
-    return true;
-  }
-  if (crlf) return false;
-  for (let q = s; q < lf; q++) if (buf[q] === CR && buf[q + 1] !== LF) return false;
-  return true;
 }
 
 /**
