@@ -109,7 +109,7 @@ import * as hn from './header-names.js';
 const { HEADER_ACCEPT, HEADER_NEXT, METHOD_WALK, methodToken } = hn;
 import type { SipMessage } from './sip-message.js';
 import * as ls from './line-scan.js';
-const { lineEnd, wordsOf } = ls;
+const { lineEnd, wordBase, wordsOf } = ls;
 import * as uri from './sip-uri.js';
 const {
   A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_RAQUOT, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
@@ -247,7 +247,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
 
   // Line ends are found a word at a time (line-scan.ts), never past `lim`.
   const words = wordsOf(buf);
-  const base = buf.byteOffset;
+  const base = wordBase(buf);
 
   // ---- start line ----
   const ms = p;
