@@ -2,10 +2,11 @@
 //
 // parseSip(buf, start, end, msg, stream) reads buf[start, end) and fills the
 // reused SipMessage with offsets into buf. It never throws, never reads a
-// byte outside [start, end), and allocates nothing: lookups go through the
-// tables of char-class.ts and header-names.ts (a trie that identifies a
-// header name in the same pass that finds its end), results are numbers.
-// Line ends are found four bytes at a time (line-scan.ts).
+// byte outside [start, end), and allocates nothing (but a DataView the
+// first time it sees a buffer's ArrayBuffer, line-scan.ts): lookups go
+// through the tables of char-class.ts and header-names.ts (a trie that
+// identifies a header name in the same pass that finds its end), results
+// are numbers. Line ends are found four bytes at a time (line-scan.ts).
 //
 // Returns
 //   PARSE_OK          a whole message (or keep-alive) is at [msg.start, msg.end)
@@ -25,9 +26,10 @@
 //   of Asterisk's chan_pjsip, ends a line at a lone CR, so reading the CR as
 //   a byte of the value would let a header ("X: a\rTo: ...") or the end of
 //   a Call-ID hide from us and not from the PBX. The search for the line's
-//   LF stops at CRs too (line-scan.ts), so the check costs nothing more; a
-//   caller reading what the PBX itself sent (whose requests with a lone CR
-//   never reached it) passes `strict` false, which accepts them.
+//   LF looks for CRs in the same pass (line-scan.ts): one more test per
+//   four bytes. A caller reading what the PBX itself sent (whose requests
+//   with a lone CR never reached it) passes `strict` false, which accepts
+//   them.
 //   On a stream (`strict`) every line ends in CRLF: chan_sip frames a TCP
 //   message by the first "\r\n\r\n", pjsip by "\n\r\n".
 // - Start line: exactly one SP between elements and nothing after SIP/2.0
@@ -109,7 +111,7 @@ import * as hn from './header-names.js';
 const { HEADER_ACCEPT, HEADER_NEXT, METHOD_WALK, methodToken } = hn;
 import type { SipMessage } from './sip-message.js';
 import * as ls from './line-scan.js';
-const { lineEnd, wordBase, wordsOf } = ls;
+const { findLineEnd, LONE_CR, wordBase, wordsOf } = ls;
 import * as uri from './sip-uri.js';
 const {
   A_HOST_END, A_HOST_START, A_NAME_END, A_NAME_START, A_RAQUOT, A_USER_END, A_USER_START, ADDR, parseAddress, parseUri,
@@ -287,15 +289,9 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     }
     msg.status = code;
     // Reason-Phrase: any text (UTF-8 allowed, RFC 4475 §3.1.1.12 unreason) up to the LF.
-    let lone = false;
-    for (;;) {
-      p = lineEnd(buf, words, base, p, lim);
-      if (p < 0) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
-      if (buf[p] === LF) break;
-      lone = true;
-      p++;
-    }
-    if (strict && (lone || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
+    p = findLineEnd(buf, words, base, p, lim, strict);
+    if (p < 0) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
+    if (strict && (LONE_CR[0] !== 0 || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     p++;
   } else {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1)
@@ -417,15 +413,12 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     // §7.3.1). A lone CR is noted, not refused at once: the line may yet
     // be incomplete, and a prefix of a message is INCOMPLETE, not INVALID.
     const raw = p;
-    let lone = false;
+    let lone = 0;
     for (;;) {
-      p = lineEnd(buf, words, base, p, lim);
+      // After a lone CR only the LFs matter (line-scan.ts).
+      p = findLineEnd(buf, words, base, p, lim, strict && lone === 0);
       if (p < 0) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
-      if (buf[p] === CR) {
-        lone = true;
-        p++;
-        continue;
-      }
+      lone |= LONE_CR[0]!;
       if (p + 1 >= lim) return over ? invalid(msg, R_HEADERS_TOO_LONG) : PARSE_INCOMPLETE;
       c = buf[p + 1]!;
       if (c !== SP && c !== HTAB) break;
@@ -442,7 +435,7 @@ export function parseSip(buf: Buffer, start: number, end: number, msg: SipMessag
     // header section for pjsip and for us but not for chan_sip, which reads
     // the next message's headers as this one's and runs what we took for a
     // body as a request.
-    if (strict && (lone || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
+    if (strict && (lone !== 0 || (stream && buf[p - 1] !== CR))) return invalid(msg, R_BAD_LINE_END);
     let vs = raw;
     let ve = p;
     if (buf[vs] === SP) vs++; // the usual single SP after the colon
