@@ -103,6 +103,25 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
+/**
+ * Median ns per iteration of each runner over ROUNDS rounds of a batch
+ * sized for about BATCH_MS; the runners take turns within a round, and who
+ * goes first rotates, so load from other processes hits all of them alike.
+ */
+function timeRuns(runs: Runner[]): number[] {
+  const iters = runs.map((run) => calibrate(run, BATCH_MS));
+  const samples: number[][] = runs.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < runs.length; k++) {
+      const i = (k + round) % runs.length;
+      const t = process.hrtime.bigint();
+      runs[i]!(iters[i]!);
+      samples[i]!.push(Number(process.hrtime.bigint() - t) / iters[i]!);
+    }
+  }
+  return samples.map(median);
+}
+
 interface Row {
   message: string;
   bytes: number;
@@ -138,16 +157,7 @@ function hostile(): Array<{ filler: string; nsPerOp: number; ratioVsLetters: num
     return { name, buf, run };
   });
   for (const r of rows) r.run(2000);
-  const iters = rows.map((r) => calibrate(r.run, BATCH_MS));
-  const samples: number[][] = rows.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    rows.forEach((r, i) => {
-      const t = process.hrtime.bigint();
-      r.run(iters[i]!);
-      samples[i]!.push(Number(process.hrtime.bigint() - t) / iters[i]!);
-    });
-  }
-  const ns = samples.map(median);
+  const ns = timeRuns(rows.map((r) => r.run));
   return rows.map((r, i) => ({
     filler: r.name,
     nsPerOp: ns[i]!,
@@ -175,20 +185,11 @@ function main(): void {
   const w0 = nowMs();
   while (nowMs() - w0 < WARMUP_MS * MESSAGES.length) for (const x of inputs) for (const r of x.rs) r.run(200);
   for (const { m, buf, rs } of inputs) {
-    const iters = rs.map((r) => calibrate(r.run, BATCH_MS));
-    const samples: number[][] = rs.map(() => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < rs.length; k++) {
-        const i = (k + round) % rs.length; // rotate who goes first
-        const t = process.hrtime.bigint();
-        rs[i]!.run(iters[i]!);
-        samples[i]!.push(Number(process.hrtime.bigint() - t) / iters[i]!);
-      }
-    }
+    const medians = timeRuns(rs.map((r) => r.run));
     const ns: Record<string, number> = {};
     const mps: Record<string, number> = {};
     rs.forEach((r, i) => {
-      ns[r.name] = median(samples[i]!);
+      ns[r.name] = medians[i]!;
       mps[r.name] = 1e9 / ns[r.name]!;
     });
     rows.push({
